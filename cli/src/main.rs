@@ -1,0 +1,108 @@
+//! The `gotrue-session` command.
+//!
+//! - `gotrue-session replay FILE...`: replays scenario files through the session core and
+//!   prints each trace; exits 1 when an expectation is not met, 2 on a bad file.
+//! - `gotrue-session replay --repeat N FILE`: replays FILE N times in-process and prints
+//!   `{"bench":{"iterations":N,"ns_per_iteration":X}}`.
+
+mod expect;
+mod replay;
+mod scenario;
+mod steps;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "usage:
+  gotrue-session replay FILE...            replay scenario files, print their traces
+  gotrue-session replay --repeat N FILE    time N in-process replays of FILE";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("replay") => replay_command(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn prepare(path: &str) -> Result<replay::Prepared, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: cannot read: {e}"))?;
+    let sc = scenario::load(&text).map_err(|e| format!("{path}: {e}"))?;
+    replay::Prepared::new(sc).map_err(|e| format!("{path}: {e}"))
+}
+
+fn replay_command(args: &[String]) -> ExitCode {
+    if let [flag, n, file] = args {
+        if flag == "--repeat" {
+            let Ok(n) = n.parse::<u64>() else {
+                eprintln!("--repeat takes a number of iterations, not {n:?}");
+                return ExitCode::from(2);
+            };
+            return repeat(n.max(1), file);
+        }
+    }
+    if args.is_empty() || args.iter().any(|a| a.starts_with("--")) {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let mut code = ExitCode::SUCCESS;
+    let stdout = std::io::stdout();
+    for path in args {
+        let prepared = match prepare(path) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let trace = match prepared.run() {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {path}: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        let mut out = stdout.lock();
+        for line in &trace {
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(expect) = &prepared.scenario().expect {
+            let problems = expect::check(expect, &trace);
+            if !problems.is_empty() {
+                for p in problems {
+                    eprintln!("{path}: expectation not met: {p}");
+                }
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    code
+}
+
+fn repeat(n: u64, path: &str) -> ExitCode {
+    let prepared = match prepare(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let start = Instant::now();
+    for _ in 0..n {
+        if let Err(e) = prepared.run() {
+            eprintln!("error: {path}: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let ns = start.elapsed().as_nanos() as f64 / n as f64;
+    println!("{}", serde_json::json!({ "bench": { "iterations": n, "ns_per_iteration": ns.round() as u64 } }));
+    ExitCode::SUCCESS
+}

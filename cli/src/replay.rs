@@ -1,0 +1,348 @@
+//! Drives the session machine through a scenario on a virtual clock and records the trace.
+
+use crate::scenario::{Answer, Scenario};
+use crate::steps::{self, CallInput, Step, StorageOp};
+use gotrue_session::{
+    AuthError, Command, Config, HttpRequest, HttpResponse, OpId, OpValue, Output, RequestId, SessionMachine,
+    SessionNotFoundPolicy, StorageFailure, TransportFailure,
+};
+use serde_json::{json, Value};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+
+/// A step may not make the machine run more than this many rounds without the clock moving:
+/// more means a loop, which is a bug worth a clear error rather than a hang.
+const MAX_ROUNDS_PER_INSTANT: u32 = 100_000;
+
+/// A prepared scenario: parsed steps, ready to replay any number of times.
+pub struct Prepared {
+    sc: Scenario,
+    steps: Vec<Step>,
+}
+
+impl Prepared {
+    /// Parses the steps of a loaded scenario.
+    pub fn new(sc: Scenario) -> Result<Self, String> {
+        let steps = sc.steps.iter().enumerate().map(|(i, m)| steps::parse(i, m)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Prepared { sc, steps })
+    }
+
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.sc
+    }
+
+    /// Replays once, returning the trace lines.
+    pub fn run(&self) -> Result<Vec<Value>, String> {
+        let mut r = Replay::new(&self.sc);
+        for (i, step) in self.steps.iter().enumerate() {
+            r.step = i;
+            r.apply(step)?;
+        }
+        r.step = self.steps.len();
+        let storage: serde_json::Map<String, Value> =
+            r.store.iter().map(|(k, v)| (k.clone(), stored_summary(k, v))).collect();
+        r.line(json!({ "end": { "storage": storage } }));
+        Ok(r.trace)
+    }
+}
+
+/// An answer due at a time, in arrival order.
+type Due = Reverse<(u64, u64, u64)>;
+
+struct Replay<'a> {
+    sc: &'a Scenario,
+    now: u64,
+    step: usize,
+    store: BTreeMap<String, String>,
+    faults: [u32; 3],
+    queues: HashMap<String, VecDeque<Answer>>,
+    machine: Option<SessionMachine>,
+    calls: HashMap<OpId, (String, usize)>,
+    due: BinaryHeap<Due>,
+    answers: HashMap<u64, (RequestId, Option<Answer>)>,
+    seq: u64,
+    trace: Vec<Value>,
+}
+
+impl<'a> Replay<'a> {
+    fn new(sc: &'a Scenario) -> Self {
+        Replay {
+            sc,
+            now: sc.start_ms,
+            step: 0,
+            store: sc.storage.clone(),
+            faults: [0; 3],
+            queues: sc.server.iter().map(|(k, v)| (k.clone(), v.iter().cloned().collect())).collect(),
+            machine: None,
+            calls: HashMap::new(),
+            due: BinaryHeap::new(),
+            answers: HashMap::new(),
+            seq: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    fn line(&mut self, body: Value) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("step".into(), json!(self.step));
+        if let Value::Object(rest) = body {
+            obj.extend(rest);
+        }
+        self.trace.push(Value::Object(obj));
+    }
+
+    fn config(&self) -> Config {
+        let o = &self.sc.options;
+        let mut cfg = Config::new(o.storage_key.clone(), "test-anon-key");
+        cfg.auto_refresh = o.auto_refresh_token;
+        cfg.persist_session = o.persist_session;
+        cfg.jitter = false;
+        cfg.session_not_found = match o.session_not_found.as_deref() {
+            Some("remove") => SessionNotFoundPolicy::Remove,
+            Some("defer") => SessionNotFoundPolicy::Defer,
+            _ => SessionNotFoundPolicy::Verify,
+        };
+        cfg
+    }
+
+    fn apply(&mut self, step: &Step) -> Result<(), String> {
+        match step {
+            Step::Call { name, input } => {
+                if self.machine.is_none() {
+                    if !matches!(input, CallInput::Command(Command::Initialize)) {
+                        return Err(format!("step {}: {name} before initialize", self.step));
+                    }
+                    self.machine = Some(SessionMachine::new(self.config()));
+                }
+                let now = self.now;
+                let m = self.machine.as_mut().ok_or("no client")?;
+                match input {
+                    CallInput::Command(cmd) => {
+                        let op = m.handle_command(now, cmd.clone());
+                        self.calls.insert(op, (name.clone(), self.step));
+                    }
+                    other => {
+                        match other {
+                            CallInput::AutoRefresh(on) => m.set_auto_refresh(now, *on),
+                            CallInput::Lifecycle(l) => m.handle_lifecycle(now, *l),
+                            CallInput::Network(n) => m.handle_network(now, *n),
+                            CallInput::Command(_) => {}
+                        }
+                        let step = self.step;
+                        self.line(json!({ "result": { "call": name, "call_step": step, "ok": true, "error": null } }));
+                    }
+                }
+                self.drain()?;
+            }
+            Step::Advance(ms) => {
+                let target = self.now + ms;
+                while let Some(t) = self.next_event_time().filter(|t| *t <= target) {
+                    self.now = self.now.max(t);
+                    self.drain()?;
+                }
+                self.now = target;
+                self.drain()?;
+            }
+            Step::StorageSet { key, value } => {
+                self.store.insert(key.clone(), value.clone());
+            }
+            Step::StorageFail { op, times } => self.faults[*op as usize] += times,
+            Step::Restart => {
+                self.machine = None;
+                self.calls.clear();
+                self.due.clear();
+                self.answers.clear();
+            }
+        }
+        Ok(())
+    }
+
+    fn next_event_time(&self) -> Option<u64> {
+        let answer = self.due.peek().map(|Reverse((t, _, _))| *t);
+        let timer = self.machine.as_ref().and_then(SessionMachine::poll_timeout);
+        answer.into_iter().chain(timer).min()
+    }
+
+    /// Runs everything due at `now`: outputs, answers whose time has come, timers.
+    fn drain(&mut self) -> Result<(), String> {
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            if rounds > MAX_ROUNDS_PER_INSTANT {
+                return Err(format!("step {}: the machine keeps working without the clock moving", self.step));
+            }
+            let Some(m) = self.machine.as_mut() else { return Ok(()) };
+            if let Some(out) = m.poll_output() {
+                self.output(out);
+                continue;
+            }
+            if let Some(Reverse((t, seq, _))) = self.due.peek().copied() {
+                if t <= self.now {
+                    self.due.pop();
+                    if let Some((id, answer)) = self.answers.remove(&seq) {
+                        self.deliver(id, answer);
+                    }
+                    continue;
+                }
+            }
+            if m.poll_timeout().is_some_and(|t| t <= self.now) {
+                m.handle_timeout(self.now);
+                continue;
+            }
+            return Ok(());
+        }
+    }
+
+    fn deliver(&mut self, id: RequestId, answer: Option<Answer>) {
+        let now = self.now;
+        let Some(m) = self.machine.as_mut() else { return };
+        match answer {
+            None => m.handle_transport_failure(now, id, TransportFailure::new("fetch failed")),
+            Some(a) if a.network_error => m.handle_transport_failure(now, id, TransportFailure::new("fetch failed")),
+            Some(a) => {
+                let mut headers: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
+                headers.extend(a.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let body = match (&a.raw_body, &a.body) {
+                    (Some(raw), _) => raw.clone().into_bytes(),
+                    (None, Some(b)) => b.to_string().into_bytes(),
+                    (None, None) => Vec::new(),
+                };
+                m.handle_response(now, id, HttpResponse { status: a.status.unwrap_or(200), headers, body });
+            }
+        }
+    }
+
+    fn fault(&mut self, op: StorageOp, key: &str) -> bool {
+        let n = &mut self.faults[op as usize];
+        if *n == 0 {
+            return false;
+        }
+        *n -= 1;
+        self.line(json!({ "storage_error": { "op": op.as_str(), "key": key } }));
+        true
+    }
+
+    fn output(&mut self, out: Output) {
+        let now = self.now;
+        match out {
+            Output::Http(req) => self.request(req),
+            Output::StorageRead { id, key } => {
+                let result = if self.fault(StorageOp::Read, &key) {
+                    Err(StorageFailure::new("injected read failure"))
+                } else {
+                    Ok(self.store.get(&key).cloned())
+                };
+                self.machine_mut().handle_storage_read(now, id, result);
+            }
+            Output::StorageWrite { id, key, value } => {
+                let result = if self.fault(StorageOp::Write, &key) {
+                    Err(StorageFailure::new("injected write failure"))
+                } else {
+                    let line = if key.ends_with("-code-verifier") {
+                        json!({ "storage_set": { "key": key } })
+                    } else {
+                        json!({ "storage_set": { "key": key, "tokens": tokens_of(&value) } })
+                    };
+                    self.store.insert(key, value);
+                    self.line(line);
+                    Ok(())
+                };
+                self.machine_mut().handle_storage_done(now, id, result);
+            }
+            Output::StorageRemove { id, key } => {
+                let result = if self.fault(StorageOp::Remove, &key) {
+                    Err(StorageFailure::new("injected remove failure"))
+                } else {
+                    let existed = self.store.remove(&key).is_some();
+                    self.line(json!({ "storage_remove": { "key": key, "existed": existed } }));
+                    Ok(())
+                };
+                self.machine_mut().handle_storage_done(now, id, result);
+            }
+            Output::Event(e) => {
+                let token = e.session.as_ref().map(|s| s.access_token.clone());
+                self.line(json!({ "event": e.kind.as_str(), "access_token": token }));
+            }
+            Output::Complete { op, result } => {
+                if let Some((call, call_step)) = self.calls.remove(&op) {
+                    let line = result_line(&call, call_step, &result);
+                    self.line(json!({ "result": line }));
+                }
+            }
+            Output::Diagnostic(_) => {}
+        }
+    }
+
+    fn machine_mut(&mut self) -> &mut SessionMachine {
+        self.machine.as_mut().expect("outputs come only from a running machine")
+    }
+
+    fn request(&mut self, req: HttpRequest) {
+        let query: serde_json::Map<String, Value> = req.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let body = req.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| json!(b)));
+        self.line(json!({ "request": {
+            "method": req.method.as_str(), "path": req.path, "query": query, "bearer": req.bearer(), "body": body,
+        }}));
+        let elapsed = self.now - self.sc.start_ms;
+        let offline = self.sc.offline_ms.iter().any(|(from, to)| elapsed >= *from && elapsed < *to);
+        let route = format!("{} {}", req.method.as_str(), req.path);
+        let answer = if offline { None } else { self.queues.get_mut(&route).and_then(VecDeque::pop_front) };
+        let delay = answer.as_ref().map_or(0, |a| a.delay_ms);
+        self.seq += 1;
+        self.due.push(Reverse((self.now + delay, self.seq, req.id.0)));
+        self.answers.insert(self.seq, (req.id, answer));
+    }
+}
+
+/// `{"access_token", "refresh_token"}` of a stored value, or `{"unparsable": true}`.
+pub fn tokens_of(raw: &str) -> Value {
+    match serde_json::from_str::<Value>(raw) {
+        Ok(v) => json!({
+            "access_token": v.get("access_token").cloned().unwrap_or(Value::Null),
+            "refresh_token": v.get("refresh_token").cloned().unwrap_or(Value::Null),
+        }),
+        Err(_) => json!({ "unparsable": true }),
+    }
+}
+
+fn stored_summary(key: &str, raw: &str) -> Value {
+    if key.ends_with("-code-verifier") {
+        json!({ "present": true })
+    } else {
+        tokens_of(raw)
+    }
+}
+
+/// Calls whose result carries the session they yield.
+const SESSION_CALLS: &[&str] = &[
+    "get_session",
+    "refresh_session",
+    "set_session",
+    "sign_in_with_password",
+    "sign_in_with_id_token",
+    "sign_in_anonymously",
+    "exchange_code",
+    "verify_otp",
+];
+
+fn result_line(call: &str, call_step: usize, result: &Result<OpValue, AuthError>) -> Value {
+    let mut line = json!({ "call": call, "call_step": call_step, "ok": result.is_ok() });
+    line["error"] = match result {
+        Ok(_) => Value::Null,
+        Err(e) => json!({ "kind": e.kind.as_str(), "status": e.status, "code": e.code }),
+    };
+    if SESSION_CALLS.contains(&call) {
+        line["access_token"] = match result {
+            Ok(OpValue::Session(Some(s))) => json!(s.access_token),
+            _ => Value::Null,
+        };
+    }
+    if call == "get_user" || call == "get_user_with_jwt" {
+        line["user_id"] = match result {
+            Ok(OpValue::User(u)) => json!(u.id),
+            _ => Value::Null,
+        };
+    }
+    line
+}

@@ -1,0 +1,147 @@
+//! The stored form of a session: auth-js's keys and JSON, read strictly.
+
+use crate::wire::{session_from_object, Session, TokenAnswerError};
+use serde_json::Value;
+
+/// The storage keys one machine owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKeys {
+    /// The session itself: `sb-<project-ref>-auth-token` by default.
+    pub session: String,
+    /// The PKCE verifier of a sign-in in progress: `<key>-code-verifier`.
+    pub code_verifier: String,
+    /// The user, when an app stores it apart: `<key>-user`.
+    pub user: String,
+}
+
+impl StorageKeys {
+    /// The keys derived from the session key.
+    pub fn new(session_key: &str) -> Self {
+        StorageKeys {
+            session: session_key.to_owned(),
+            code_verifier: format!("{session_key}-code-verifier"),
+            user: format!("{session_key}-user"),
+        }
+    }
+}
+
+/// Why a stored value is no session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidStoredValue {
+    /// Not JSON at all (a truncated write, another app's data).
+    #[error("the stored value is not JSON")]
+    NotJson,
+    /// JSON, but not an object.
+    #[error("the stored value is not a JSON object")]
+    NotObject,
+    /// A required field is missing or has the wrong type.
+    #[error("the stored value lacks {0}")]
+    Missing(&'static str),
+}
+
+/// Parses a stored session strictly: a JSON object with string `access_token` and
+/// `refresh_token` and a numeric `expires_at`. Anything else is no session.
+pub fn parse_stored_session(raw: &str) -> Result<Session, InvalidStoredValue> {
+    let value: Value = serde_json::from_str(raw).map_err(|_| InvalidStoredValue::NotJson)?;
+    let Value::Object(map) = value else {
+        return Err(InvalidStoredValue::NotObject);
+    };
+    session_from_object(map, None).map_err(|e| match e {
+        TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
+        TokenAnswerError::Missing(what) => InvalidStoredValue::Missing(what),
+    })
+}
+
+/// The JSON auth-js writes for a session.
+pub fn serialize_session(session: &Session) -> String {
+    // Serializing a struct of strings, numbers and JSON values cannot fail.
+    serde_json::to_string(session).unwrap_or_default()
+}
+
+/// A stored PKCE verifier: auth-js writes the JSON string `"verifier"` or
+/// `"verifier/PASSWORD_RECOVERY"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerifier {
+    /// The verifier to send with the code.
+    pub verifier: String,
+    /// Whether the flow was a password recovery.
+    pub recovery: bool,
+}
+
+/// Reads a stored PKCE verifier; `None` for an empty or unreadable value.
+pub fn parse_stored_verifier(raw: &str) -> Option<StoredVerifier> {
+    // auth-js stores it JSON-encoded; a bare string (written by other SDKs) is accepted too.
+    let text = serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned());
+    let (verifier, kind) = match text.split_once('/') {
+        Some((v, k)) => (v, Some(k)),
+        None => (text.as_str(), None),
+    };
+    (!verifier.is_empty())
+        .then(|| StoredVerifier { verifier: verifier.to_owned(), recovery: kind == Some("PASSWORD_RECOVERY") })
+}
+
+/// The stored form of a PKCE verifier.
+pub fn serialize_verifier(verifier: &str, recovery: bool) -> String {
+    let text = if recovery { format!("{verifier}/PASSWORD_RECOVERY") } else { verifier.to_owned() };
+    Value::String(text).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AUTHJS: &str = r#"{"access_token":"a.b.c","token_type":"bearer","expires_in":3600,"expires_at":1767229200,"refresh_token":"rt-a","user":{"id":"user-1","aud":"authenticated","email":"ada@example.com","app_metadata":{"provider":"email"},"user_metadata":{}},"provider_token":"pt"}"#;
+
+    #[test]
+    fn reads_what_authjs_writes_and_writes_it_back() {
+        let s = parse_stored_session(AUTHJS).unwrap();
+        assert_eq!(s.refresh_token, "rt-a");
+        assert_eq!(s.expires_at, 1767229200);
+        let back: Value = serde_json::from_str(&serialize_session(&s)).unwrap();
+        let orig: Value = serde_json::from_str(AUTHJS).unwrap();
+        assert_eq!(back, orig);
+    }
+
+    #[test]
+    fn accepts_float_expiry_and_placeholder_user() {
+        let s = parse_stored_session(
+            r#"{"access_token":"a","refresh_token":"r","expires_at":1767229200.5,"user":{"__isUserNotAvailableProxy":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(s.expires_at, 1767229200);
+        assert!(s.user.is_none());
+    }
+
+    #[test]
+    fn rejects_invalid_values_with_a_reason() {
+        assert_eq!(parse_stored_session("{\"access_token\":"), Err(InvalidStoredValue::NotJson));
+        assert_eq!(parse_stored_session("null"), Err(InvalidStoredValue::NotObject));
+        assert_eq!(parse_stored_session("\"a string\""), Err(InvalidStoredValue::NotObject));
+        assert_eq!(
+            parse_stored_session(r#"{"refresh_token":"r","expires_at":1}"#),
+            Err(InvalidStoredValue::Missing("access_token"))
+        );
+        assert_eq!(
+            parse_stored_session(r#"{"access_token":"a","refresh_token":null,"expires_at":1}"#),
+            Err(InvalidStoredValue::Missing("refresh_token"))
+        );
+        assert_eq!(
+            parse_stored_session(r#"{"access_token":"a","refresh_token":"r","expires_at":"soon"}"#),
+            Err(InvalidStoredValue::Missing("a numeric expires_at"))
+        );
+        assert_eq!(
+            parse_stored_session(r#"{"access_token":"a","refresh_token":"r","expires_in":3600}"#),
+            Err(InvalidStoredValue::Missing("a numeric expires_at"))
+        );
+    }
+
+    #[test]
+    fn verifier_round_trip() {
+        assert_eq!(
+            parse_stored_verifier(&serialize_verifier("abc", true)),
+            Some(StoredVerifier { verifier: "abc".into(), recovery: true })
+        );
+        assert_eq!(parse_stored_verifier("\"abc\""), Some(StoredVerifier { verifier: "abc".into(), recovery: false }));
+        assert_eq!(parse_stored_verifier("\"\""), None);
+    }
+}
