@@ -10,9 +10,6 @@ pub const DEFAULT_START_MS: u64 = 1_767_225_600_000;
 /// A scenario: options, starting storage, scripted server, steps and expectations.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Scenario {
-    /// Its name.
-    #[serde(default)]
-    pub name: String,
     /// The wall clock at the start, Unix ms.
     #[serde(default = "default_start")]
     pub start_ms: u64,
@@ -52,8 +49,10 @@ pub struct Options {
     /// Persist the session in storage.
     #[serde(default = "yes")]
     pub persist_session: bool,
-    /// A server-side client (no effect on the policy: the core never assumes a browser).
+    /// A server-side client. Accepted for the shared format; it changes nothing here, since the
+    /// core never assumes a browser.
     #[serde(default)]
+    #[allow(dead_code)]
     pub is_server: bool,
     /// This project's extension: `verify` (default), `remove` or `defer`.
     #[serde(default)]

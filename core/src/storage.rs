@@ -58,8 +58,8 @@ pub fn serialize_session(session: &Session) -> String {
     serde_json::to_string(session).unwrap_or_default()
 }
 
-/// A stored PKCE verifier: auth-js writes the JSON string `"verifier"` or
-/// `"verifier/PASSWORD_RECOVERY"`.
+/// A stored PKCE verifier: auth-js writes the JSON string `"verifier"`, or for a password
+/// recovery `"verifier/recovery"` (older releases wrote `"verifier/PASSWORD_RECOVERY"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredVerifier {
     /// The verifier to send with the code.
@@ -76,13 +76,13 @@ pub fn parse_stored_verifier(raw: &str) -> Option<StoredVerifier> {
         Some((v, k)) => (v, Some(k)),
         None => (text.as_str(), None),
     };
-    (!verifier.is_empty())
-        .then(|| StoredVerifier { verifier: verifier.to_owned(), recovery: kind == Some("PASSWORD_RECOVERY") })
+    let recovery = matches!(kind, Some("recovery" | "PASSWORD_RECOVERY"));
+    (!verifier.is_empty()).then(|| StoredVerifier { verifier: verifier.to_owned(), recovery })
 }
 
 /// The stored form of a PKCE verifier.
 pub fn serialize_verifier(verifier: &str, recovery: bool) -> String {
-    let text = if recovery { format!("{verifier}/PASSWORD_RECOVERY") } else { verifier.to_owned() };
+    let text = if recovery { format!("{verifier}/recovery") } else { verifier.to_owned() };
     Value::String(text).to_string()
 }
 
@@ -143,5 +143,7 @@ mod tests {
         );
         assert_eq!(parse_stored_verifier("\"abc\""), Some(StoredVerifier { verifier: "abc".into(), recovery: false }));
         assert_eq!(parse_stored_verifier("\"\""), None);
+        assert!(parse_stored_verifier("\"abc/PASSWORD_RECOVERY\"").is_some_and(|v| v.recovery));
+        assert_eq!(serialize_verifier("abc", true), "\"abc/recovery\"");
     }
 }

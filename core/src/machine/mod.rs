@@ -150,8 +150,8 @@ impl SessionMachine {
 
     /// The outcome of a storage write or removal.
     pub fn handle_storage_done(&mut self, now: u64, id: StorageOpId, result: Result<(), StorageFailure>) {
+        // Not `before_input`: retrying right after a failure report would spin on a broken store.
         self.on_storage_done(now, id, result);
-        self.before_input(now);
     }
 
     /// Another process changed the stored session: read it and adopt what it holds.
