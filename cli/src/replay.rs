@@ -227,7 +227,7 @@ impl<'a> Replay<'a> {
         let now = self.now;
         match out {
             Output::Http(req) => self.request(req),
-            Output::StorageRead { id, key } => {
+            Output::StorageRead { id, key, .. } => {
                 let result = if self.fault(StorageOp::Read, &key) {
                     Err(StorageFailure::new("injected read failure"))
                 } else {
@@ -270,7 +270,8 @@ impl<'a> Replay<'a> {
                     self.line(json!({ "result": line }));
                 }
             }
-            Output::Diagnostic(_) => {}
+            // One process per replay: there is no other process to lock out.
+            Output::StorageUnlock { .. } | Output::Diagnostic(_) => {}
         }
     }
 

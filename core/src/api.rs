@@ -289,6 +289,16 @@ pub enum Output {
         id: StorageOpId,
         /// The key.
         key: String,
+        /// Take the store's cross-process lock for `key` before reading, and hold it until
+        /// [`Output::StorageUnlock`]: a refresh is about to spend the stored refresh token, and
+        /// another process sharing the store must wait for its result instead of spending it too.
+        /// Stores without locking ignore this; the lock is re-entrant within one machine.
+        exclusive: bool,
+    },
+    /// Release the lock an exclusive read took.
+    StorageUnlock {
+        /// The key.
+        key: String,
     },
     /// Write a key; report the outcome with `handle_storage_done`.
     StorageWrite {

@@ -63,6 +63,8 @@ pub(super) struct Flight {
     waiters: Vec<Waiter>,
     reread_after_already_used: bool,
     last_error: Option<AuthError>,
+    /// Holds the store's cross-process lock (taken by the pre-send re-read).
+    locked: bool,
 }
 
 /// After a failed burst, the same token is answered from cache until `until`.
@@ -130,9 +132,10 @@ impl SessionMachine {
             waiters: waiter.into_iter().collect(),
             reread_after_already_used: false,
             last_error: None,
+            locked: reread,
         });
         if reread {
-            self.request_session_read(super::ops::ReadWaiter::Flight(id));
+            self.request_locked_session_read(super::ops::ReadWaiter::Flight(id));
         } else {
             let i = self.flights.len() - 1;
             self.send_attempt(now, i);
@@ -181,7 +184,7 @@ impl SessionMachine {
                 } else if let Some(j) = self.flights.iter().position(|f| f.token == s.refresh_token) {
                     let waiters = std::mem::take(&mut self.flights[i].waiters);
                     self.flights[j].waiters.extend(waiters);
-                    self.flights.remove(i);
+                    self.finish_flight(now, id, Outcome::Discarded);
                 } else {
                     self.flights[i].token = s.refresh_token;
                     self.send_attempt(now, i);
@@ -330,6 +333,9 @@ impl SessionMachine {
     fn finish_flight(&mut self, now: u64, id: u64, outcome: Outcome) {
         let Some(i) = self.flight_index(id) else { return };
         let flight = self.flights.remove(i);
+        if flight.locked {
+            self.unlock_session_key();
+        }
         for w in flight.waiters {
             self.after_refresh(now, w, &outcome);
         }

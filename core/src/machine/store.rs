@@ -135,7 +135,22 @@ impl SessionMachine {
     }
 
     pub(super) fn request_read(&mut self, key: ReadKey, waiter: ReadWaiter) {
-        if let Some(r) = self.store.reads.iter_mut().find(|r| r.key == key) {
+        self.issue_read(key, waiter, false);
+    }
+
+    /// Reads the session key under the store's cross-process lock (see `Output::StorageRead`).
+    /// Never shared with another read: the lock is taken for this reader.
+    pub(super) fn request_locked_session_read(&mut self, waiter: ReadWaiter) {
+        self.issue_read(ReadKey::Session, waiter, true);
+    }
+
+    /// Releases the lock a locked read took.
+    pub(super) fn unlock_session_key(&mut self) {
+        self.out.push_back(Output::StorageUnlock { key: self.keys.session.clone() });
+    }
+
+    fn issue_read(&mut self, key: ReadKey, waiter: ReadWaiter, exclusive: bool) {
+        if let Some(r) = self.store.reads.iter_mut().find(|r| r.key == key && !exclusive) {
             r.waiters.push(waiter);
             return;
         }
@@ -144,7 +159,7 @@ impl SessionMachine {
             ReadKey::Session => self.keys.session.clone(),
             ReadKey::CodeVerifier => self.keys.code_verifier.clone(),
         };
-        self.out.push_back(Output::StorageRead { id, key: name });
+        self.out.push_back(Output::StorageRead { id, key: name, exclusive });
         self.store.reads.push(PendingRead { id, key, waiters: vec![waiter] });
     }
 
