@@ -31,11 +31,13 @@ pub struct Config {
     pub session_not_found: SessionNotFoundPolicy,
     /// Sent as `X-Client-Info`.
     pub client_info: String,
+    /// The refresh retry schedule (auth-js's by default).
+    pub retry: crate::retry::RetryPolicy,
 }
 
 impl Config {
     /// The defaults for a storage key and API key: 90 s margin, auto refresh on, sessions
-    /// persisted, jitter on, the `verify` policy.
+    /// persisted, jitter on, the `verify` policy, auth-js's retry schedule.
     pub fn new(storage_key: impl Into<String>, api_key: impl Into<String>) -> Self {
         Config {
             storage_key: storage_key.into(),
@@ -46,6 +48,7 @@ impl Config {
             jitter: true,
             session_not_found: SessionNotFoundPolicy::Verify,
             client_info: concat!("gotrue-session/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: crate::retry::RetryPolicy::default(),
         }
     }
 

@@ -251,7 +251,7 @@ impl SessionMachine {
                 let f = &mut self.flights[i];
                 let first = f.first_at.unwrap_or(now);
                 if let Some(at) =
-                    retry::next_attempt_at(first, f.failed_attempts, now, failure.error.retry_after_ms, jitter)
+                    retry::next_attempt_at(&self.cfg.retry, first, f.failed_attempts, now, failure.error.retry_after_ms, jitter)
                 {
                     f.state = FlightState::Waiting(at);
                     f.last_error = Some(failure.error.clone());
@@ -327,7 +327,7 @@ impl SessionMachine {
 
     fn set_cooldown(&mut self, now: u64, i: usize, error: AuthError) {
         let token = self.flights[i].token.clone();
-        self.cooldown = Some(Cooldown { token, until: now + retry::COOLDOWN_MS, error });
+        self.cooldown = Some(Cooldown { token, until: now + self.cfg.retry.cooldown_ms, error });
     }
 
     fn finish_flight(&mut self, now: u64, id: u64, outcome: Outcome) {

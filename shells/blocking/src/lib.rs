@@ -20,10 +20,13 @@
 //! ```
 
 use gotrue_session::{
-    AuthError, AuthEvent, Command, Diagnostic, ErrorKind, HttpRequest, Lifecycle, OpValue, OtpRecipient, Reachability,
+    AuthError, AuthEvent, Command, Diagnostic, HttpRequest, Lifecycle, OpValue, OtpRecipient, Reachability,
     Session, SessionMachine, SignOutScope, User,
 };
-use gotrue_session_io::{entropy, now_ms, ClientOptions, Pump, SessionStorage, Transport};
+use gotrue_session_io::{
+    challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, Pump, SessionStorage,
+    Transport,
+};
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
@@ -66,8 +69,7 @@ impl AuthClient {
         transport: Arc<dyn Transport>,
     ) -> Self {
         let mut machine = SessionMachine::new(options.core_config());
-        let seed = entropy(8).iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-        machine.seed_jitter(seed);
+        machine.seed_jitter(jitter_seed());
         let shared = Arc::new(Shared {
             state: Mutex::new(State { machine, pump: Pump::new(storage), shutdown: false, auto_thread: false }),
             progress: Condvar::new(),
@@ -155,10 +157,7 @@ impl AuthClient {
     /// Starts a PKCE flow: stores a fresh verifier and returns its S256 challenge, to put in the
     /// authorize URL or OTP request.
     pub fn start_pkce(&self, recovery: bool) -> Result<String, AuthError> {
-        match self.run(Command::StartPkce { entropy: entropy(32), recovery })? {
-            OpValue::PkceChallenge { challenge, .. } => Ok(challenge),
-            _ => Err(unexpected()),
-        }
+        self.run(Command::StartPkce { entropy: entropy(32), recovery }).and_then(challenge_of)
     }
 
     /// Exchanges the `code` of a PKCE redirect for a session.
@@ -346,26 +345,4 @@ fn wait_and_fire_timers<'a>(shared: &'a Arc<Shared>, st: MutexGuard<'a, State>) 
         shared.progress.notify_all();
     }
     st
-}
-
-fn session_of(v: OpValue) -> Option<Session> {
-    match v {
-        OpValue::Session(s) => s,
-        _ => None,
-    }
-}
-
-fn user_of(v: OpValue) -> Result<User, AuthError> {
-    match v {
-        OpValue::User(u) => Ok(u),
-        _ => Err(unexpected()),
-    }
-}
-
-fn unexpected() -> AuthError {
-    AuthError::new(ErrorKind::InvalidResponse, "the core answered an operation with an unexpected value")
-}
-
-fn shut_down() -> AuthError {
-    AuthError::new(ErrorKind::Storage, "the client was shut down")
 }

@@ -19,7 +19,7 @@ mod transport;
 pub use clock::{entropy, now_ms};
 pub use exec::{StorageExecutor, StorageInput};
 pub use options::ClientOptions;
-pub use pump::{EventSink, Pump};
+pub use pump::{challenge_of, jitter_seed, session_of, shut_down, user_of, EventSink, Pump};
 pub use storage::{FileStorage, MemoryStorage, SessionStorage, StorageError};
 pub use transport::Transport;
 #[cfg(feature = "ureq")]

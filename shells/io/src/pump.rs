@@ -102,3 +102,41 @@ impl Pump {
         self.exec.release_all();
     }
 }
+
+/// The session an operation yielded (`None` for operations that yield none).
+pub fn session_of(value: OpValue) -> Option<gotrue_session::Session> {
+    match value {
+        OpValue::Session(s) => s,
+        _ => None,
+    }
+}
+
+/// The user an operation yielded.
+pub fn user_of(value: OpValue) -> Result<gotrue_session::User, AuthError> {
+    match value {
+        OpValue::User(u) => Ok(u),
+        _ => Err(unexpected_value()),
+    }
+}
+
+/// The PKCE challenge an operation yielded.
+pub fn challenge_of(value: OpValue) -> Result<String, AuthError> {
+    match value {
+        OpValue::PkceChallenge { challenge, .. } => Ok(challenge),
+        _ => Err(unexpected_value()),
+    }
+}
+
+fn unexpected_value() -> AuthError {
+    AuthError::new(gotrue_session::ErrorKind::InvalidResponse, "the core answered an operation with an unexpected value")
+}
+
+/// What a call on a client that was shut down gets.
+pub fn shut_down() -> AuthError {
+    AuthError::new(gotrue_session::ErrorKind::InvalidInput, "the client was shut down")
+}
+
+/// A jitter seed from the operating system's entropy.
+pub fn jitter_seed() -> u64 {
+    crate::entropy(8).iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}

@@ -1,0 +1,1497 @@
+//! A property-based simulation of the session machine.
+//!
+//! A simulated world (a key-value store, a virtual clock, requests in flight, another process
+//! sharing the store) drives one `SessionMachine` through random interleavings of app calls,
+//! server answers in any order, storage failures, time jumps, lifecycle and network changes. After
+//! every input (and within the drain of its outputs) the invariants below are checked:
+//!
+//! 1. storage in sync: when `storage_in_sync()`, the stored session is the machine's view;
+//! 2. a transient answer (transport failure, 5xx, 408, 409, 429, a body that is not GoTrue's, a
+//!    2xx that is not what the protocol promises) never removes a session;
+//! 3. SIGNED_OUT is never emitted twice without a session announced in between, and always follows
+//!    the removal of the stored session (unless another process removed it, or nothing is
+//!    persisted);
+//! 4. at most one refresh request is in flight per refresh token;
+//! 5. after a SIGNED_OUT, no session of the signed-out lineage is written or announced again;
+//! 6. INITIAL_SESSION exactly once, and only the initialization refresh's TOKEN_REFRESHED or
+//!    SIGNED_OUT precede it;
+//! 7. every operation completes exactly once (checked at every step, and at the end of a case
+//!    after failing every request and letting time run);
+//! 8. once INITIAL_SESSION is out, the last announced session is the machine's session;
+//! 9. `get_user_with_jwt` never touches the session; `get_session` never answers `null` while the
+//!    machine holds a session;
+//! 10. no diagnostic or error message carries a token, a password or a PKCE verifier; the machine
+//!     never panics and never spins without the clock moving.
+//!
+//! `PROPTEST_CASES` overrides the case count (10 000 by default). `SIM_TRACE=1` prints a trace of
+//! every input and output of the failing case (useful with a single failing seed).
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use gotrue_session::{
+    AuthEvent, Command, Config, ErrorKind, EventKind, HttpRequest, HttpResponse, Lifecycle, OpId, OpValue,
+    OtpRecipient, Output, Reachability, RemovalReason, SessionMachine, SessionNotFoundPolicy, SignOutScope,
+    StorageFailure, TransportFailure,
+};
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+const START_MS: u64 = 1_767_225_600_000;
+const KEY: &str = "sb-sim-auth-token";
+const VERIFIER_KEY: &str = "sb-sim-auth-token-code-verifier";
+/// More outputs than this for one input, or more timeouts than this at one instant, is a loop.
+const MAX_OUTPUTS_PER_INPUT: usize = 20_000;
+const MAX_TIMEOUTS_PER_ADVANCE: usize = 20_000;
+
+type Check = Result<(), String>;
+
+// ---- the case: a machine configuration, what storage holds at start, and actions ------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    Verify,
+    Remove,
+    Defer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    Empty,
+    Valid,
+    Due,
+    Expired,
+    Garbage,
+}
+
+#[derive(Debug, Clone)]
+struct Setup {
+    persist: bool,
+    auto_refresh: bool,
+    policy: Policy,
+    jitter_seed: Option<u64>,
+    /// The server's clock minus the device's, in seconds.
+    skew_s: i64,
+    /// `expires_in` of every token the server issues.
+    lifetime_s: i64,
+    stored: Stored,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetKind {
+    FreshValid,
+    FreshExpired,
+    CurrentValid,
+    CurrentExpired,
+    NotJwt,
+    EmptyRefresh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    Initialize,
+    GetSession,
+    /// Several get_session calls at the same instant.
+    GetSessionBurst(u8),
+    GetUser,
+    GetUserWithJwt,
+    RefreshSession,
+    SetSession(SetKind),
+    SignOut(Scope),
+    Password,
+    Anonymous,
+    IdToken,
+    VerifyOtp {
+        recovery: bool,
+    },
+    StartPkce {
+        short: bool,
+        recovery: bool,
+    },
+    ExchangeCode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Local,
+    Global,
+    Others,
+}
+
+/// How the server (or the network) answers a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ans {
+    /// 2xx with what the endpoint promises (fresh tokens, the user, 204 for logout).
+    Ok,
+    /// 2xx whose body is not what the protocol promises.
+    OkGarbage(u8),
+    ServerError(u8),
+    Timeout408,
+    Conflict409,
+    RateLimited {
+        retry_after_s: u8,
+    },
+    ProxyHtml(u8),
+    EmptyBody(u8),
+    RefreshTokenNotFound,
+    RefreshTokenAlreadyUsed,
+    SessionNotFound,
+    BadJwt {
+        expired: bool,
+    },
+    Validation422,
+    LegacyInvalidGrant,
+    Transport,
+}
+
+impl Ans {
+    /// Classes that may never remove a session (POLICY.md section 2), for any endpoint.
+    fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Ans::ServerError(_)
+                | Ans::Timeout408
+                | Ans::Conflict409
+                | Ans::RateLimited { .. }
+                | Ans::ProxyHtml(_)
+                | Ans::EmptyBody(_)
+                | Ans::Transport
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expiry {
+    Valid,
+    Due,
+    Expired,
+}
+
+/// What another process does to the shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ext {
+    /// Signs in (the same user as the stored session, or another one).
+    Fresh {
+        same_user: bool,
+        expiry: Expiry,
+    },
+    /// Refreshes the stored session and stores its successor.
+    Rotate,
+    Garbage(u8),
+    Remove,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreOp {
+    Read = 0,
+    Write = 1,
+    Remove = 2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Cmd(Cmd),
+    /// Answer the pending request at `pick % pending.len()`.
+    Answer {
+        pick: u16,
+        ans: Ans,
+    },
+    Advance(u64),
+    FailStorage {
+        op: StoreOp,
+        times: u8,
+    },
+    External {
+        change: Ext,
+        notify: bool,
+    },
+    AutoRefresh(bool),
+    Foreground(bool),
+    Online(bool),
+}
+
+// ---- the world --------------------------------------------------------------------------------
+
+/// What one input did, for the checks that look at a whole input.
+#[derive(Default)]
+struct Ctx {
+    /// The input is an answer that may never remove a session.
+    transient: bool,
+    /// The input answers a `get_user_with_jwt` request.
+    jwt_probe: bool,
+    session_before: Option<(String, String)>,
+    events: u32,
+    initial_here: bool,
+    /// A StorageRemove of the session key came out since the last event.
+    remove_since_event: bool,
+    get_session_null: bool,
+    /// The input answers `refresh_token_already_used` (known bug K5).
+    already_used: bool,
+}
+
+struct Sim {
+    m: SessionMachine,
+    persist: bool,
+    now: u64,
+    skew_ms: i64,
+    lifetime_s: i64,
+    store: BTreeMap<String, String>,
+    /// The tokens of the stored session value: `None` absent, `Some(None)` not a session.
+    stored_view: Option<Option<(String, String)>>,
+    /// Injected failures for the next reads, writes, removals.
+    fail: [u32; 3],
+    pending: Vec<HttpRequest>,
+    counter: u64,
+    /// Every token, password and verifier handed out: none may appear in a message.
+    secrets: Vec<String>,
+    /// Refresh token -> the refresh token it was issued for.
+    parent: HashMap<String, String>,
+    /// Refresh token -> user id.
+    user_of: HashMap<String, String>,
+    /// Refresh tokens of signed-out sessions.
+    dead: HashSet<String>,
+    /// Operation -> (name, completions).
+    ops: BTreeMap<OpId, (&'static str, u32)>,
+    initial_sessions: u32,
+    /// The last event was SIGNED_OUT or INITIAL_SESSION(null).
+    sessionless: bool,
+    announced: Option<(String, String)>,
+    /// Another process changed the store since the machine and the store last agreed.
+    ext_dirty: bool,
+    /// Another process removed the session key since the machine last wrote it.
+    ext_removed: bool,
+    other_jwts: HashSet<String>,
+    /// Cross-process locks taken by exclusive reads and not yet released.
+    locks: u32,
+    skip: HashSet<u8>,
+    /// `SIM_STRICT=1`: no allowance for the known bugs (see `KNOWN BUGS` below).
+    strict: bool,
+    foreground: bool,
+    online: bool,
+    /// Refresh tokens handed to set_session calls that have not completed (known bug K4).
+    set_session_tokens: HashMap<OpId, String>,
+    trace: Option<Vec<String>>,
+    step: usize,
+}
+
+fn jwt(exp: i64, sub: &str, n: u64) -> String {
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
+    let payload = json!({ "exp": exp, "sub": sub, "session_id": format!("sess-{n:06}"), "ref": format!("at-{n:06}") });
+    format!("{header}.{}.c2lnLXNpbQ", URL_SAFE_NO_PAD.encode(payload.to_string()))
+}
+
+fn tokens_of(raw: &str) -> Option<(String, String)> {
+    let v: Value = serde_json::from_str(raw).ok()?;
+    let a = v.get("access_token")?.as_str()?.to_owned();
+    let r = v.get("refresh_token")?.as_str()?.to_owned();
+    v.get("expires_at")?.as_f64()?;
+    Some((a, r))
+}
+
+fn refresh_token_of(req: &HttpRequest) -> Option<String> {
+    let is_refresh = req.path == "/token" && req.query.iter().any(|(k, v)| k == "grant_type" && v == "refresh_token");
+    if !is_refresh {
+        return None;
+    }
+    let body: Value = serde_json::from_str(req.body.as_deref()?).ok()?;
+    Some(body.get("refresh_token")?.as_str()?.to_owned())
+}
+
+fn trace_enabled() -> bool {
+    std::env::var("SIM_TRACE").is_ok_and(|v| v == "1")
+}
+
+impl Sim {
+    fn new(setup: &Setup) -> Self {
+        let mut cfg = Config::new(KEY, "sim-anon-key");
+        cfg.persist_session = setup.persist;
+        cfg.auto_refresh = setup.auto_refresh;
+        cfg.jitter = setup.jitter_seed.is_some();
+        cfg.session_not_found = match setup.policy {
+            Policy::Verify => SessionNotFoundPolicy::Verify,
+            Policy::Remove => SessionNotFoundPolicy::Remove,
+            Policy::Defer => SessionNotFoundPolicy::Defer,
+        };
+        let mut m = SessionMachine::new(cfg);
+        if let Some(seed) = setup.jitter_seed {
+            m.seed_jitter(seed);
+        }
+        let mut sim = Sim {
+            m,
+            persist: setup.persist,
+            now: START_MS,
+            skew_ms: setup.skew_s * 1000,
+            lifetime_s: setup.lifetime_s,
+            store: BTreeMap::new(),
+            stored_view: None,
+            fail: [0; 3],
+            pending: Vec::new(),
+            counter: 0,
+            secrets: Vec::new(),
+            parent: HashMap::new(),
+            user_of: HashMap::new(),
+            dead: HashSet::new(),
+            ops: BTreeMap::new(),
+            initial_sessions: 0,
+            sessionless: false,
+            announced: None,
+            ext_dirty: false,
+            ext_removed: false,
+            other_jwts: HashSet::new(),
+            locks: 0,
+            skip: std::env::var("SIM_SKIP")
+                .unwrap_or_default()
+                .split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect(),
+            strict: std::env::var("SIM_STRICT").is_ok_and(|v| v == "1"),
+            foreground: true,
+            online: true,
+            set_session_tokens: HashMap::new(),
+            trace: trace_enabled().then(Vec::new),
+            step: 0,
+        };
+        let value = match setup.stored {
+            Stored::Empty => None,
+            Stored::Valid => Some(sim.session_json("user-0", Expiry::Valid).0),
+            Stored::Due => Some(sim.session_json("user-0", Expiry::Due).0),
+            Stored::Expired => Some(sim.session_json("user-0", Expiry::Expired).0),
+            Stored::Garbage => Some("{\"access_token\":".to_owned()),
+        };
+        if let Some(v) = value {
+            sim.put(KEY, v);
+            sim.ext_dirty = true;
+        }
+        sim
+    }
+
+    fn log(&mut self, line: impl FnOnce() -> String) {
+        if let Some(t) = &mut self.trace {
+            t.push(line());
+        }
+    }
+
+    /// Reports a broken invariant, unless `SIM_SKIP` lists it (to look past a known bug).
+    fn violation(&self, inv: u8, what: String) -> Check {
+        if self.skip.contains(&inv) {
+            return Ok(());
+        }
+        Err(self.fail_msg(&format!("invariant {inv}: {what}")))
+    }
+
+    fn fail_msg(&self, what: &str) -> String {
+        let mut msg = format!("step {} (t=+{} ms): {what}", self.step, self.now - START_MS);
+        if let Some(t) = &self.trace {
+            msg.push_str("\ntrace:\n");
+            for l in t {
+                msg.push_str("  ");
+                msg.push_str(l);
+                msg.push('\n');
+            }
+        }
+        msg
+    }
+
+    fn next(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    fn server_now_s(&self) -> i64 {
+        (self.now as i64 + self.skew_ms).div_euclid(1000)
+    }
+
+    /// A new session as the server issues it: `(json text, refresh token)`.
+    fn session_json(&mut self, user: &str, expiry: Expiry) -> (String, String) {
+        let n = self.next();
+        let refresh = format!("rt-sim-{n:06}");
+        let exp = self.server_now_s()
+            + match expiry {
+                Expiry::Valid => self.lifetime_s,
+                Expiry::Due => 60,
+                Expiry::Expired => -10,
+            };
+        let access = jwt(exp, user, n);
+        self.secrets.push(access.clone());
+        self.secrets.push(refresh.clone());
+        self.user_of.insert(refresh.clone(), user.to_owned());
+        let value = json!({
+            "access_token": access,
+            "refresh_token": refresh,
+            "expires_in": self.lifetime_s,
+            "expires_at": exp,
+            "token_type": "bearer",
+            "user": { "id": user, "aud": "authenticated", "role": "authenticated", "email": format!("{user}@example.com") },
+        });
+        (value.to_string(), refresh)
+    }
+
+    fn put(&mut self, key: &str, value: String) {
+        if key == KEY {
+            self.stored_view = Some(tokens_of(&value));
+        }
+        self.store.insert(key.to_owned(), value);
+    }
+
+    fn del(&mut self, key: &str) {
+        if key == KEY {
+            self.stored_view = None;
+        }
+        self.store.remove(key);
+    }
+
+    fn is_dead(&self, refresh: &str) -> bool {
+        let mut t = refresh;
+        for _ in 0..10_000 {
+            if self.dead.contains(t) {
+                return true;
+            }
+            match self.parent.get(t) {
+                Some(p) => t = p,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Whether writing or announcing a session with `refresh` resurrects a signed-out lineage.
+    /// Known bug K4: a set_session in flight when the session is signed out still commits the
+    /// tokens it was given, even the signed-out ones; allowed unless SIM_STRICT=1.
+    fn resurrects(&mut self, refresh: &str) -> bool {
+        if !self.is_dead(refresh) {
+            return false;
+        }
+        if !self.strict && self.set_session_tokens.values().any(|t| t == refresh) {
+            self.dead.remove(refresh);
+            return false;
+        }
+        true
+    }
+
+    fn check_secret(&self, text: &str, what: &str) -> Check {
+        match self.secrets.iter().find(|s| text.contains(s.as_str())) {
+            Some(s) => self.violation(10, format!("a secret ({}…) appears in {what}: {text:?}", &s[..6])),
+            None => Ok(()),
+        }
+    }
+
+    fn take_fail(&mut self, op: StoreOp) -> bool {
+        let n = &mut self.fail[op as usize];
+        if *n == 0 {
+            return false;
+        }
+        *n -= 1;
+        true
+    }
+
+    fn view(&self) -> Option<(String, String)> {
+        self.m.session().map(|s| (s.access_token.clone(), s.refresh_token.clone()))
+    }
+
+    fn ctx(&self) -> Ctx {
+        Ctx { session_before: self.view(), ..Ctx::default() }
+    }
+
+    // ---- draining outputs ---------------------------------------------------------------------
+
+    fn drain(&mut self, ctx: &mut Ctx) -> Check {
+        let mut n = 0;
+        while let Some(out) = self.m.poll_output() {
+            n += 1;
+            if n > MAX_OUTPUTS_PER_INPUT {
+                return Err(self.fail_msg("the machine keeps producing outputs without the clock moving"));
+            }
+            self.output(out, ctx)?;
+        }
+        Ok(())
+    }
+
+    fn output(&mut self, out: Output, ctx: &mut Ctx) -> Check {
+        let now = self.now;
+        match out {
+            Output::Http(req) => {
+                self.log(|| format!("  -> {} {} {:?} #{}", req.method.as_str(), req.path, req.query, req.id.0));
+                if let Some(rt) = refresh_token_of(&req) {
+                    if self.pending.iter().any(|p| refresh_token_of(p).as_deref() == Some(rt.as_str())) {
+                        self.violation(
+                            4,
+                            format!(
+                                "a second refresh request for the same refresh token ({rt}) while one is in flight"
+                            ),
+                        )?;
+                    }
+                }
+                self.pending.push(req);
+            }
+            Output::StorageRead { id, key, exclusive } => {
+                if exclusive {
+                    self.locks += 1;
+                }
+                let result = if self.take_fail(StoreOp::Read) {
+                    Err(StorageFailure::new("injected read failure"))
+                } else {
+                    Ok(self.store.get(&key).cloned())
+                };
+                self.log(|| format!("  read {key} -> {}", if result.is_ok() { "ok" } else { "FAILED" }));
+                self.m.handle_storage_read(now, id, result);
+            }
+            Output::StorageWrite { id, key, value } => {
+                if key == KEY {
+                    let Some((_, refresh)) = tokens_of(&value) else {
+                        return Err(self.fail_msg("the machine wrote a session value that is not a session"));
+                    };
+                    if self.resurrects(&refresh) {
+                        self.violation(
+                            5,
+                            format!("a session of a signed-out lineage is written back to storage ({refresh})"),
+                        )?;
+                    }
+                }
+                let result = if self.take_fail(StoreOp::Write) {
+                    Err(StorageFailure::new("injected write failure"))
+                } else {
+                    if key == KEY {
+                        self.ext_dirty = false;
+                        self.ext_removed = false;
+                    }
+                    self.put(&key, value);
+                    Ok(())
+                };
+                self.log(|| format!("  write {key} -> {}", if result.is_ok() { "ok" } else { "FAILED" }));
+                self.m.handle_storage_done(now, id, result);
+            }
+            Output::StorageRemove { id, key } => {
+                if key == KEY {
+                    ctx.remove_since_event = true;
+                }
+                let result = if self.take_fail(StoreOp::Remove) {
+                    Err(StorageFailure::new("injected remove failure"))
+                } else {
+                    if key == KEY {
+                        self.ext_dirty = false;
+                        self.ext_removed = false;
+                    }
+                    self.del(&key);
+                    Ok(())
+                };
+                self.log(|| format!("  remove {key} -> {}", if result.is_ok() { "ok" } else { "FAILED" }));
+                self.m.handle_storage_done(now, id, result);
+            }
+            Output::StorageUnlock { key } => {
+                self.log(|| format!("  unlock {key}"));
+                if self.locks == 0 {
+                    self.violation(11, "StorageUnlock without a lock held".to_owned())?;
+                }
+                self.locks = self.locks.saturating_sub(1);
+            }
+            Output::Event(e) => self.on_event(e, ctx)?,
+            Output::Complete { op, result } => {
+                self.log(|| format!("  complete op {} {}", op.0, short_result(&result)));
+                let Some(entry) = self.ops.get_mut(&op) else {
+                    return Err(self.fail_msg(&format!("invariant 7: completion of an unknown operation {op:?}")));
+                };
+                entry.1 += 1;
+                let (name, count) = *entry;
+                self.set_session_tokens.remove(&op);
+                if count > 1 {
+                    self.violation(7, format!("{name} (op {}) completed {count} times", op.0))?;
+                }
+                match &result {
+                    Err(e) => {
+                        self.check_secret(&e.message, "an error message")?;
+                        self.check_secret(&e.to_string(), "an error's Display")?;
+                    }
+                    Ok(OpValue::Session(None)) if name == "get_session" => ctx.get_session_null = true,
+                    Ok(_) => {}
+                }
+            }
+            Output::Diagnostic(d) => {
+                self.log(|| format!("  diagnostic {:?}: {}", d.kind, d.message));
+                self.check_secret(&d.message, "a diagnostic message")?;
+                if let Some(e) = &d.error {
+                    self.check_secret(&e.message, "a diagnostic's error message")?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, e: AuthEvent, ctx: &mut Ctx) -> Check {
+        self.log(|| {
+            format!(
+                "  EVENT {} {:?} {}",
+                e.kind.as_str(),
+                e.reason,
+                e.session.as_ref().map(|s| s.refresh_token.as_str()).unwrap_or("-")
+            )
+        });
+        ctx.events += 1;
+        let kind = e.kind;
+        if kind == EventKind::InitialSession {
+            self.initial_sessions += 1;
+            ctx.initial_here = true;
+            if self.initial_sessions > 1 {
+                self.violation(6, "INITIAL_SESSION emitted twice".to_owned())?;
+            }
+        } else if self.initial_sessions == 0 && !matches!(kind, EventKind::TokenRefreshed | EventKind::SignedOut) {
+            // Known bug K5: the re-read after refresh_token_already_used during initialization
+            // adopts another user's session with SIGNED_IN before INITIAL_SESSION.
+            let k5 = !self.strict && kind == EventKind::SignedIn && ctx.already_used;
+            if !k5 {
+                self.violation(6, format!("{} before INITIAL_SESSION", kind.as_str()))?;
+            }
+        }
+        match kind {
+            EventKind::SignedOut => {
+                if e.session.is_some() {
+                    return Err(self.fail_msg("SIGNED_OUT carries a session"));
+                }
+                if self.sessionless {
+                    self.violation(
+                        3,
+                        "SIGNED_OUT without a session announced since the last SIGNED_OUT / INITIAL_SESSION(null)"
+                            .to_owned(),
+                    )?;
+                }
+                let reason = e.reason;
+                if reason == Some(RemovalReason::RemovedElsewhere) {
+                    if !self.ext_removed {
+                        self.violation(
+                            3,
+                            "SIGNED_OUT(removed_elsewhere) though no other process removed the session".to_owned(),
+                        )?;
+                    }
+                } else if self.persist && !ctx.remove_since_event {
+                    self.violation(
+                        3,
+                        format!("SIGNED_OUT({reason:?}) without a removal of the stored session before it"),
+                    )?;
+                }
+                if ctx.transient && ctx.session_before.is_some() {
+                    // A deferred sign_out (or a deferred call that reads storage) may run when a
+                    // transient answer ends the initialization refresh.
+                    let excused = ctx.initial_here
+                        && matches!(reason, Some(RemovalReason::UserSignOut | RemovalReason::RemovedElsewhere));
+                    if !excused {
+                        self.violation(2, format!("a transient answer removed the session (SIGNED_OUT {reason:?})"))?;
+                    }
+                }
+                if let Some((_, refresh)) = self.announced.take().or_else(|| ctx.session_before.clone()) {
+                    self.dead.insert(refresh);
+                }
+                self.sessionless = true;
+            }
+            EventKind::InitialSession => {
+                self.announced = e.session.as_ref().map(|s| (s.access_token.clone(), s.refresh_token.clone()));
+                self.sessionless = self.announced.is_none();
+            }
+            _ => {
+                let Some(s) = &e.session else {
+                    return Err(self.fail_msg(&format!("{} without a session", kind.as_str())));
+                };
+                if self.resurrects(&s.refresh_token) {
+                    self.violation(
+                        5,
+                        format!("{} for a session of a signed-out lineage ({})", kind.as_str(), s.refresh_token),
+                    )?;
+                }
+                self.announced = Some((s.access_token.clone(), s.refresh_token.clone()));
+                self.sessionless = false;
+            }
+        }
+        ctx.remove_since_event = false;
+        Ok(())
+    }
+
+    /// The checks that look at the state after a whole input.
+    fn after_input(&mut self, ctx: &mut Ctx) -> Check {
+        self.drain(ctx)?;
+        if self.persist {
+            let matches = match (&self.stored_view, self.m.session()) {
+                (None, None) => true,
+                (Some(Some((a, r))), Some(s)) => *a == s.access_token && *r == s.refresh_token,
+                _ => false,
+            };
+            if self.ext_dirty {
+                if matches {
+                    self.ext_dirty = false;
+                }
+            } else if self.m.storage_in_sync() && !matches {
+                let stored = match &self.stored_view {
+                    None => "nothing".to_owned(),
+                    Some(None) => "a value that is no session".to_owned(),
+                    Some(Some((_, r))) => format!("the session with {r}"),
+                };
+                let mine = self.m.session().map_or("no session".to_owned(), |s| s.refresh_token.clone());
+                self.violation(1, format!("storage_in_sync() but storage holds {stored} and the machine {mine}"))?;
+            }
+        }
+        if self.initial_sessions > 0 && self.announced != self.view() {
+            self.violation(
+                8,
+                format!(
+                    "the last announced session ({:?}) is not the machine's ({:?})",
+                    self.announced.as_ref().map(|t| &t.1),
+                    self.view().map(|t| t.1)
+                ),
+            )?;
+        }
+        if ctx.get_session_null && ctx.session_before.is_some() && self.m.session().is_some() {
+            self.violation(9, "get_session answered null while the machine holds a session".to_owned())?;
+        }
+        // Known bug K1: a refresh paused offline or in the background keeps its lock.
+        let paused = !self.foreground || !self.online;
+        if self.locks > 0
+            && !self.pending.iter().any(|r| refresh_token_of(r).is_some())
+            && self.m.poll_timeout().is_none()
+            && (self.strict || !paused)
+        {
+            self.violation(
+                11,
+                format!(
+                    "{} cross-process lock(s) held with no refresh in flight and no timer to release them",
+                    self.locks
+                ),
+            )?;
+        }
+        if ctx.jwt_probe && (ctx.events > 0 || ctx.session_before != self.view()) {
+            self.violation(9, "the answer to get_user_with_jwt changed the session".to_owned())?;
+        }
+        Ok(())
+    }
+
+    // ---- inputs -------------------------------------------------------------------------------
+
+    fn command(&mut self, cmd: Command) -> Result<OpId, String> {
+        let name = cmd.name();
+        let given = match &cmd {
+            Command::SetSession { refresh_token, .. } => Some(refresh_token.clone()),
+            _ => None,
+        };
+        let mut ctx = self.ctx();
+        let op = self.m.handle_command(self.now, cmd);
+        self.log(|| format!("{name} (op {})", op.0));
+        if self.ops.insert(op, (name, 0)).is_some() {
+            self.violation(7, format!("operation id {op:?} handed out twice"))?;
+        }
+        if let Some(t) = given {
+            self.set_session_tokens.insert(op, t);
+        }
+        self.after_input(&mut ctx)?;
+        Ok(op)
+    }
+
+    /// Answers the pending request at `i`.
+    fn answer(&mut self, i: usize, ans: Ans) -> Check {
+        let req = self.pending.remove(i);
+        let mut ctx = self.ctx();
+        ctx.transient = ans.is_transient() || (matches!(ans, Ans::OkGarbage(_)) && req.path != "/logout");
+        ctx.jwt_probe = req.bearer().is_some_and(|b| self.other_jwts.contains(b));
+        ctx.already_used = ans == Ans::RefreshTokenAlreadyUsed;
+        self.log(|| format!("answer #{} {} {:?} with {ans:?}", req.id.0, req.path, req.query));
+        let now = self.now;
+        match self.response(&req, ans) {
+            Ok(resp) => self.m.handle_response(now, req.id, resp),
+            Err(t) => self.m.handle_transport_failure(now, req.id, t),
+        }
+        self.after_input(&mut ctx)
+    }
+
+    fn answer_with(&mut self, i: usize, resp: HttpResponse) -> Check {
+        let req = self.pending.remove(i);
+        let mut ctx = self.ctx();
+        self.m.handle_response(self.now, req.id, resp);
+        self.after_input(&mut ctx)
+    }
+
+    fn plain_input(&mut self, label: &str, f: impl FnOnce(&mut SessionMachine, u64)) -> Check {
+        self.log(|| label.to_owned());
+        let mut ctx = self.ctx();
+        f(&mut self.m, self.now);
+        self.after_input(&mut ctx)
+    }
+
+    /// Fires every timeout due at or before `target`, moving the clock to each.
+    fn settle_until(&mut self, target: u64) -> Check {
+        let mut n = 0;
+        while let Some(t) = self.m.poll_timeout().filter(|t| *t <= target) {
+            n += 1;
+            if n > MAX_TIMEOUTS_PER_ADVANCE {
+                return Err(self.fail_msg("the machine keeps asking for timeouts without the clock moving"));
+            }
+            self.now = self.now.max(t);
+            self.plain_input("timeout", |m, now| m.handle_timeout(now))?;
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, ms: u64) -> Check {
+        let target = self.now + ms;
+        self.log(|| format!("advance {ms} ms"));
+        self.settle_until(target)?;
+        self.now = target;
+        Ok(())
+    }
+
+    fn external(&mut self, change: Ext, notify: bool) -> Check {
+        match change {
+            Ext::Fresh { same_user, expiry } => {
+                let user = match (same_user, self.m.session().and_then(|s| s.user_id())) {
+                    (true, Some(u)) => u,
+                    _ => format!("user-ext-{}", self.counter % 3),
+                };
+                let (value, _) = self.session_json(&user, expiry);
+                self.put(KEY, value);
+                self.ext_removed = false;
+            }
+            Ext::Rotate => {
+                let Some(Some((_, old))) = self.stored_view.clone() else { return Ok(()) };
+                let user = self.user_of.get(&old).cloned().unwrap_or_else(|| "user-0".to_owned());
+                let (value, refresh) = self.session_json(&user, Expiry::Valid);
+                self.parent.insert(refresh, old);
+                self.put(KEY, value);
+                self.ext_removed = false;
+            }
+            Ext::Garbage(n) => {
+                let v =
+                    ["{\"access_token\":", "null", "\"a string\"", r#"{"refresh_token":"r","expires_at":1}"#, "<html>"]
+                        [n as usize % 5];
+                self.put(KEY, v.to_owned());
+                self.ext_removed = false;
+            }
+            Ext::Remove => {
+                self.del(KEY);
+                self.ext_removed = true;
+            }
+        }
+        self.log(|| format!("other process: {change:?}"));
+        self.ext_dirty = true;
+        // Known bug K2: with persist_session off the machine still reads (and adopts) storage on
+        // handle_storage_changed; the simulation does not tell it unless SIM_STRICT=1.
+        if notify && (self.persist || self.strict) {
+            self.plain_input("storage changed", |m, now| m.handle_storage_changed(now))?;
+        }
+        Ok(())
+    }
+
+    // ---- the server -----------------------------------------------------------------------------
+
+    fn response(&mut self, req: &HttpRequest, ans: Ans) -> Result<HttpResponse, TransportFailure> {
+        fn gotrue(status: u16, code: &str, msg: &str) -> HttpResponse {
+            HttpResponse {
+                status,
+                headers: vec![
+                    ("content-type".into(), "application/json".into()),
+                    ("x-supabase-api-version".into(), "2024-01-01".into()),
+                ],
+                body: json!({ "code": code, "msg": msg }).to_string().into_bytes(),
+            }
+        }
+        fn raw(status: u16, content_type: &str, body: &str) -> HttpResponse {
+            HttpResponse {
+                status,
+                headers: vec![("content-type".into(), content_type.into())],
+                body: body.as_bytes().to_vec(),
+            }
+        }
+        Ok(match ans {
+            Ans::Ok => self.success(req),
+            Ans::OkGarbage(n) => {
+                let body = ["<html>ok</html>", "{}", r#"{"access_token":5}"#, "", "[1,2]"][n as usize % 5];
+                raw(200, "application/json", body)
+            }
+            Ans::ServerError(n) => {
+                let status = [500, 502, 503, 504][n as usize % 4];
+                if n % 2 == 0 {
+                    gotrue(status, "unexpected_failure", "Unexpected failure")
+                } else {
+                    raw(status, "text/plain", "upstream connect error")
+                }
+            }
+            Ans::Timeout408 => gotrue(408, "request_timeout", "Processing this request timed out"),
+            Ans::Conflict409 => gotrue(409, "conflict", "Refresh token lock held by another request"),
+            Ans::RateLimited { retry_after_s } => {
+                let mut r = gotrue(429, "over_request_rate_limit", "Request rate limit reached");
+                r.headers.push(("Retry-After".into(), retry_after_s.to_string()));
+                r
+            }
+            Ans::ProxyHtml(n) => {
+                raw([400, 401, 403, 502][n as usize % 4], "text/html", "<html><body>Access denied</body></html>")
+            }
+            Ans::EmptyBody(n) => raw([400, 401, 403, 404][n as usize % 4], "application/json", ""),
+            Ans::RefreshTokenNotFound => gotrue(400, "refresh_token_not_found", "Invalid Refresh Token"),
+            Ans::RefreshTokenAlreadyUsed => gotrue(400, "refresh_token_already_used", "Already Used"),
+            Ans::SessionNotFound => gotrue(403, "session_not_found", "Session from session_id claim does not exist"),
+            Ans::BadJwt { expired } => gotrue(
+                401,
+                "bad_jwt",
+                if expired {
+                    "invalid JWT: unable to parse or verify signature, token is expired"
+                } else {
+                    "invalid JWT"
+                },
+            ),
+            Ans::Validation422 => gotrue(422, "validation_failed", "Unable to validate request"),
+            Ans::LegacyInvalidGrant => raw(
+                400,
+                "application/json",
+                r#"{"error":"invalid_grant","error_description":"Invalid Refresh Token: Refresh Token Not Found"}"#,
+            ),
+            Ans::Transport => return Err(TransportFailure::new("connection reset")),
+        })
+    }
+
+    fn success(&mut self, req: &HttpRequest) -> HttpResponse {
+        let ok = |status: u16, body: String| HttpResponse {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.into_bytes(),
+        };
+        if let Some(old) = refresh_token_of(req) {
+            let user = self.user_of.get(&old).cloned().unwrap_or_else(|| "user-unknown".to_owned());
+            let (body, refresh) = self.session_json(&user, Expiry::Valid);
+            self.parent.insert(refresh, old);
+            return ok(200, body);
+        }
+        match req.path.as_str() {
+            "/user" => {
+                let sub = req
+                    .bearer()
+                    .and_then(|t| gotrue_session::jwt::decode_claims(t).ok())
+                    .and_then(|c| c.sub)
+                    .unwrap_or_else(|| "user-unknown".to_owned());
+                ok(200, json!({ "id": sub, "aud": "authenticated", "email": format!("{sub}@example.com") }).to_string())
+            }
+            "/logout" => ok(204, String::new()),
+            _ => {
+                let user = format!("user-{}", self.counter % 3);
+                ok(200, self.session_json(&user, Expiry::Valid).0)
+            }
+        }
+    }
+
+    // ---- actions --------------------------------------------------------------------------------
+
+    fn make_commands(&mut self, c: Cmd) -> Vec<Command> {
+        let n = self.next();
+        match c {
+            Cmd::Initialize => vec![Command::Initialize],
+            Cmd::GetSession => vec![Command::GetSession],
+            Cmd::GetSessionBurst(k) => (0..k.max(2)).map(|_| Command::GetSession).collect(),
+            Cmd::GetUser => vec![Command::GetUser],
+            Cmd::GetUserWithJwt => {
+                let token = jwt(self.server_now_s() + 3600, "user-probe", n);
+                self.secrets.push(token.clone());
+                self.other_jwts.insert(token.clone());
+                vec![Command::GetUserWithJwt { jwt: token }]
+            }
+            Cmd::RefreshSession => vec![Command::RefreshSession],
+            Cmd::SetSession(kind) => {
+                let current = self.m.session().map(|s| (s.access_token.clone(), s.refresh_token.clone(), s.user_id()));
+                let fresh_refresh = |sim: &mut Sim, user: &str| {
+                    let r = format!("rt-set-{n:06}");
+                    sim.secrets.push(r.clone());
+                    sim.user_of.insert(r.clone(), user.to_owned());
+                    r
+                };
+                let (access_token, refresh_token) = match (kind, current) {
+                    (SetKind::CurrentValid, Some((a, r, _))) => (a, r),
+                    (SetKind::CurrentExpired, Some((_, r, user))) => {
+                        let user = user.unwrap_or_else(|| "user-0".to_owned());
+                        (jwt(self.server_now_s() - 100, &user, n), r)
+                    }
+                    (SetKind::FreshValid | SetKind::CurrentValid, _) => {
+                        (jwt(self.server_now_s() + 3600, "user-set", n), fresh_refresh(self, "user-set"))
+                    }
+                    (SetKind::FreshExpired | SetKind::CurrentExpired, _) => {
+                        (jwt(self.server_now_s() - 100, "user-set", n), fresh_refresh(self, "user-set"))
+                    }
+                    (SetKind::NotJwt, _) => ("not-a-jwt".to_owned(), fresh_refresh(self, "user-set")),
+                    (SetKind::EmptyRefresh, _) => (jwt(self.server_now_s() + 3600, "user-set", n), String::new()),
+                };
+                self.secrets.push(access_token.clone());
+                vec![Command::SetSession { access_token, refresh_token }]
+            }
+            Cmd::SignOut(scope) => vec![Command::SignOut(match scope {
+                Scope::Local => SignOutScope::Local,
+                Scope::Global => SignOutScope::Global,
+                Scope::Others => SignOutScope::Others,
+            })],
+            Cmd::Password => {
+                let password = format!("pw-secret-{n:06}");
+                self.secrets.push(password.clone());
+                vec![Command::SignInWithPassword { email: Some("ada@example.com".into()), phone: None, password }]
+            }
+            Cmd::Anonymous => vec![Command::SignInAnonymously { data: (n % 2 == 0).then(|| json!({ "n": n })) }],
+            Cmd::IdToken => {
+                let token = format!("idtoken-secret-{n:06}");
+                self.secrets.push(token.clone());
+                vec![Command::SignInWithIdToken {
+                    provider: "google".into(),
+                    token,
+                    nonce: Some("nonce".into()),
+                    access_token: None,
+                }]
+            }
+            Cmd::VerifyOtp { recovery } => vec![Command::VerifyOtp {
+                recipient: OtpRecipient::Email("ada@example.com".into()),
+                token: format!("{:06}", n % 1_000_000),
+                otp_type: if recovery { "recovery" } else { "email" }.into(),
+            }],
+            Cmd::StartPkce { short, recovery } => {
+                let len = if short { 8 } else { 32 };
+                let entropy: Vec<u8> = (0..len).map(|i| (n as u8).wrapping_mul(31).wrapping_add(i)).collect();
+                if let Ok(p) = gotrue_session::pkce::from_entropy(&entropy) {
+                    self.secrets.push(p.verifier);
+                }
+                vec![Command::StartPkce { entropy, recovery }]
+            }
+            Cmd::ExchangeCode => vec![Command::ExchangeCode { auth_code: format!("code-{n}") }],
+        }
+    }
+
+    fn act(&mut self, a: Action) -> Check {
+        match a {
+            Action::Cmd(c) => {
+                for cmd in self.make_commands(c) {
+                    self.command(cmd)?;
+                }
+            }
+            Action::Answer { pick, ans } => {
+                if !self.pending.is_empty() {
+                    let i = pick as usize % self.pending.len();
+                    self.answer(i, ans)?;
+                }
+            }
+            Action::Advance(ms) => self.advance(ms)?,
+            Action::FailStorage { op, times } => self.fail[op as usize] += u32::from(times),
+            Action::External { change, notify } => self.external(change, notify)?,
+            Action::AutoRefresh(on) => self
+                .plain_input(if on { "start auto refresh" } else { "stop auto refresh" }, |m, now| {
+                    m.set_auto_refresh(now, on)
+                })?,
+            Action::Foreground(fg) => {
+                self.foreground = fg;
+                self.plain_input(if fg { "foreground" } else { "background" }, |m, now| {
+                m.handle_lifecycle(now, if fg { Lifecycle::Foreground } else { Lifecycle::Background })
+            })?
+            }
+            Action::Online(on) => {
+                self.online = on;
+                self.plain_input(if on { "online" } else { "offline" }, |m, now| {
+                    m.handle_network(now, if on { Reachability::Online } else { Reachability::Offline })
+                })?
+            }
+        }
+        // A shell fires what is due at once.
+        self.settle_until(self.now)
+    }
+
+    /// The end of a case: storage heals, every request fails, time runs; every operation must
+    /// then have completed and INITIAL_SESSION must be out.
+    fn finish(&mut self, initialized: bool) -> Check {
+        self.step += 1;
+        self.fail = [0; 3];
+        if initialized && self.initial_sessions == 0 {
+            // A failed first read is read again on the next call.
+            self.command(Command::GetSession)?;
+        }
+        for _ in 0..6 {
+            self.fail_all_pending()?;
+            let target = self.now + 600_000;
+            while let Some(t) = self.m.poll_timeout().filter(|t| *t <= target) {
+                self.now = self.now.max(t);
+                self.plain_input("timeout", |m, now| m.handle_timeout(now))?;
+                self.fail_all_pending()?;
+            }
+            self.now = target;
+        }
+        self.fail_all_pending()?;
+        let open: Vec<String> = self
+            .ops
+            .iter()
+            .filter(|(_, (_, n))| *n == 0)
+            .map(|(op, (name, _))| format!("{name} (op {})", op.0))
+            .collect();
+        if !open.is_empty() {
+            self.violation(7, format!("operations never completed: {open:?}"))?;
+        }
+        if initialized && self.initial_sessions != 1 {
+            self.violation(6, "initialize was called but INITIAL_SESSION never came".to_owned())?;
+        }
+        Ok(())
+    }
+
+    fn fail_all_pending(&mut self) -> Check {
+        let mut n = 0;
+        while !self.pending.is_empty() {
+            n += 1;
+            if n > MAX_OUTPUTS_PER_INPUT {
+                return Err(self.fail_msg("requests keep coming while every request fails at once"));
+            }
+            self.answer(0, Ans::Transport)?;
+        }
+        Ok(())
+    }
+}
+
+fn short_result(r: &Result<OpValue, gotrue_session::AuthError>) -> String {
+    match r {
+        Ok(OpValue::Session(Some(s))) => format!("ok session {}", s.refresh_token),
+        Ok(v) => format!("ok {:?}", std::mem::discriminant(v)),
+        Err(e) => format!("err {} {:?} {:?}", e.kind, e.status, e.code),
+    }
+}
+
+fn run_case(setup: &Setup, actions: &[Action]) -> Check {
+    let mut sim = Sim::new(setup);
+    sim.command(Command::Initialize)?;
+    sim.settle_until(sim.now)?;
+    for (i, a) in actions.iter().enumerate() {
+        sim.step = i + 1;
+        sim.log(|| format!("-- step {} {a:?}", i + 1));
+        sim.act(*a)?;
+    }
+    sim.finish(true)
+}
+
+// ---- strategies -------------------------------------------------------------------------------
+
+fn setup_strategy() -> impl Strategy<Value = Setup> {
+    (
+        prop::bool::weighted(0.9),
+        prop::bool::weighted(0.8),
+        prop_oneof![6 => Just(Policy::Verify), 2 => Just(Policy::Remove), 2 => Just(Policy::Defer)],
+        prop::option::weighted(0.3, any::<u64>()),
+        prop_oneof![6 => Just(0i64), 1 => Just(120i64), 1 => Just(-120i64), 1 => -30i64..30],
+        prop_oneof![5 => Just(3600i64), 2 => Just(600i64), 2 => Just(120i64)],
+        prop_oneof![
+            3 => Just(Stored::Empty),
+            3 => Just(Stored::Valid),
+            2 => Just(Stored::Due),
+            2 => Just(Stored::Expired),
+            1 => Just(Stored::Garbage),
+        ],
+    )
+        .prop_map(|(persist, auto_refresh, policy, jitter_seed, skew_s, lifetime_s, stored)| Setup {
+            persist,
+            auto_refresh,
+            policy,
+            jitter_seed,
+            skew_s,
+            lifetime_s,
+            stored,
+        })
+}
+
+fn cmd_strategy() -> impl Strategy<Value = Cmd> {
+    let set_kind = prop_oneof![
+        Just(SetKind::FreshValid),
+        Just(SetKind::FreshExpired),
+        Just(SetKind::CurrentValid),
+        Just(SetKind::CurrentExpired),
+        Just(SetKind::NotJwt),
+        Just(SetKind::EmptyRefresh),
+    ];
+    let scope = prop_oneof![Just(Scope::Local), Just(Scope::Global), Just(Scope::Others)];
+    prop_oneof![
+        1 => Just(Cmd::Initialize),
+        8 => Just(Cmd::GetSession),
+        2 => (2u8..6).prop_map(Cmd::GetSessionBurst),
+        5 => Just(Cmd::GetUser),
+        2 => Just(Cmd::GetUserWithJwt),
+        4 => Just(Cmd::RefreshSession),
+        4 => set_kind.prop_map(Cmd::SetSession),
+        5 => scope.prop_map(Cmd::SignOut),
+        3 => Just(Cmd::Password),
+        2 => Just(Cmd::Anonymous),
+        1 => Just(Cmd::IdToken),
+        2 => any::<bool>().prop_map(|recovery| Cmd::VerifyOtp { recovery }),
+        2 => (prop::bool::weighted(0.1), any::<bool>()).prop_map(|(short, recovery)| Cmd::StartPkce { short, recovery }),
+        2 => Just(Cmd::ExchangeCode),
+    ]
+}
+
+fn ans_strategy() -> impl Strategy<Value = Ans> {
+    prop_oneof![
+        30 => Just(Ans::Ok),
+        3 => any::<u8>().prop_map(Ans::OkGarbage),
+        5 => any::<u8>().prop_map(Ans::ServerError),
+        2 => Just(Ans::Timeout408),
+        2 => Just(Ans::Conflict409),
+        3 => (0u8..90).prop_map(|retry_after_s| Ans::RateLimited { retry_after_s }),
+        3 => any::<u8>().prop_map(Ans::ProxyHtml),
+        2 => any::<u8>().prop_map(Ans::EmptyBody),
+        5 => Just(Ans::RefreshTokenNotFound),
+        4 => Just(Ans::RefreshTokenAlreadyUsed),
+        5 => Just(Ans::SessionNotFound),
+        3 => any::<bool>().prop_map(|expired| Ans::BadJwt { expired }),
+        2 => Just(Ans::Validation422),
+        1 => Just(Ans::LegacyInvalidGrant),
+        8 => Just(Ans::Transport),
+    ]
+}
+
+fn ext_strategy() -> impl Strategy<Value = Ext> {
+    let expiry = prop_oneof![2 => Just(Expiry::Valid), 1 => Just(Expiry::Due), 1 => Just(Expiry::Expired)];
+    prop_oneof![
+        3 => (any::<bool>(), expiry).prop_map(|(same_user, expiry)| Ext::Fresh { same_user, expiry }),
+        3 => Just(Ext::Rotate),
+        1 => any::<u8>().prop_map(Ext::Garbage),
+        2 => Just(Ext::Remove),
+    ]
+}
+
+fn action_strategy() -> impl Strategy<Value = Action> {
+    let op = prop_oneof![Just(StoreOp::Read), Just(StoreOp::Write), Just(StoreOp::Remove)];
+    prop_oneof![
+        30 => cmd_strategy().prop_map(Action::Cmd),
+        35 => (any::<u16>(), ans_strategy()).prop_map(|(pick, ans)| Action::Answer { pick, ans }),
+        6 => (0u64..2_000).prop_map(Action::Advance),
+        5 => (2_000u64..120_000).prop_map(Action::Advance),
+        3 => (120_000u64..7_200_000).prop_map(Action::Advance),
+        4 => (op, 1u8..4).prop_map(|(op, times)| Action::FailStorage { op, times }),
+        5 => (ext_strategy(), prop::bool::weighted(0.6)).prop_map(|(change, notify)| Action::External { change, notify }),
+        2 => any::<bool>().prop_map(Action::AutoRefresh),
+        2 => prop::bool::weighted(0.6).prop_map(Action::Foreground),
+        2 => prop::bool::weighted(0.6).prop_map(Action::Online),
+    ]
+}
+
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn random_interleavings_keep_every_invariant(
+        setup in setup_strategy(),
+        actions in prop::collection::vec(action_strategy(), 1..=60),
+    ) {
+        run_case(&setup, &actions).map_err(TestCaseError::fail)?;
+    }
+}
+
+// ---- named scenarios --------------------------------------------------------------------------
+
+fn setup(stored: Stored) -> Setup {
+    Setup {
+        persist: true,
+        auto_refresh: true,
+        policy: Policy::Verify,
+        jitter_seed: None,
+        skew_s: 0,
+        lifetime_s: 3600,
+        stored,
+    }
+}
+
+fn ok(c: Check) {
+    if let Err(e) = c {
+        panic!("{e}");
+    }
+}
+
+/// Index of the only pending request whose path is `path` (and, for `/token`, whose grant is
+/// `grant`).
+fn pending_index(sim: &Sim, path: &str) -> usize {
+    let found: Vec<usize> = sim.pending.iter().enumerate().filter(|(_, r)| r.path == path).map(|(i, _)| i).collect();
+    assert_eq!(found.len(), 1, "expected one pending {path}, have {:?}", sim.pending);
+    found[0]
+}
+
+fn initialized(stored: Stored) -> Sim {
+    let mut sim = Sim::new(&setup(stored));
+    ok(sim.command(Command::Initialize).map(drop));
+    sim
+}
+
+fn completions(sim: &Sim, op: OpId) -> u32 {
+    sim.ops.get(&op).map_or(0, |(_, n)| *n)
+}
+
+#[test]
+fn sign_out_during_an_in_flight_refresh_never_resurrects_the_session() {
+    let mut sim = initialized(Stored::Valid);
+    assert!(sim.m.session().is_some());
+    // Make the session due; the auto-refresh timer sends the refresh.
+    ok(sim.advance(3_600_000 - 60_000));
+    let i = pending_index(&sim, "/token");
+    let get = sim.command(Command::GetSession).expect("get_session");
+    let out = sim.command(Command::SignOut(SignOutScope::Local)).expect("sign_out");
+    assert_eq!(completions(&sim, out), 1);
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    // The refresh answer arrives late, with valid new tokens.
+    ok(sim.answer(i, Ans::Ok));
+    assert!(sim.m.session().is_none(), "a late refresh resurrected the session");
+    assert!(!sim.store.contains_key(KEY), "a late refresh wrote the session back");
+    assert_eq!(completions(&sim, get), 1);
+    ok(sim.finish(true));
+}
+
+#[test]
+fn a_hundred_concurrent_get_session_calls_make_one_refresh_request() {
+    let mut sim = initialized(Stored::Valid);
+    sim.m.set_auto_refresh(sim.now, false);
+    ok(sim.advance(3_600_000 - 30_000));
+    let ops: Vec<OpId> = (0..100).map(|_| sim.command(Command::GetSession).expect("get_session")).collect();
+    let refreshes = sim.pending.iter().filter(|r| refresh_token_of(r).is_some()).count();
+    assert_eq!(refreshes, 1, "100 concurrent get_session calls must share one refresh");
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Ok));
+    let new_refresh = sim.m.session().map(|s| s.refresh_token.clone()).expect("a session");
+    for op in &ops {
+        assert_eq!(completions(&sim, *op), 1);
+    }
+    assert!(sim.pending.is_empty());
+    assert_eq!(sim.stored_view, Some(Some((sim.view().expect("session").0, new_refresh))));
+    ok(sim.finish(true));
+}
+
+#[test]
+fn a_storm_of_transient_answers_never_signs_out_an_expired_session() {
+    let mut sim = initialized(Stored::Expired);
+    // The initialization refresh is in flight; fail every attempt with something transient.
+    let storm = [
+        Ans::Transport,
+        Ans::ServerError(0),
+        Ans::ServerError(1),
+        Ans::Timeout408,
+        Ans::Conflict409,
+        Ans::RateLimited { retry_after_s: 1 },
+        Ans::ProxyHtml(2),
+        Ans::EmptyBody(0),
+    ];
+    for round in 0..40 {
+        if let Some(i) = sim.pending.iter().position(|r| refresh_token_of(r).is_some()) {
+            ok(sim.answer(i, storm[round % storm.len()]));
+        }
+        if round % 5 == 0 {
+            ok(sim.command(Command::GetSession).map(drop));
+        }
+        ok(sim.advance(7_000));
+        assert!(sim.m.session().is_some(), "round {round}: a transient answer removed the session");
+    }
+    assert_eq!(sim.initial_sessions, 1);
+    ok(sim.finish(true));
+    assert!(sim.m.session().is_some());
+}
+
+#[test]
+fn global_sign_out_keeps_the_session_on_a_transient_answer_and_removes_it_on_success() {
+    let mut sim = initialized(Stored::Valid);
+    let first = sim.command(Command::SignOut(SignOutScope::Global)).expect("sign_out");
+    let i = pending_index(&sim, "/logout");
+    ok(sim.answer(i, Ans::ServerError(2)));
+    assert_eq!(completions(&sim, first), 1);
+    assert!(sim.m.session().is_some() && sim.store.contains_key(KEY));
+    let second = sim.command(Command::SignOut(SignOutScope::Global)).expect("sign_out");
+    let i = pending_index(&sim, "/logout");
+    ok(sim.answer(i, Ans::BadJwt { expired: false }));
+    assert_eq!(completions(&sim, second), 1);
+    assert!(sim.m.session().is_some(), "401 bad_jwt proves nothing was revoked");
+    sim.command(Command::SignOut(SignOutScope::Global)).expect("sign_out");
+    let i = pending_index(&sim, "/logout");
+    ok(sim.answer(i, Ans::Ok));
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    ok(sim.finish(true));
+}
+
+#[test]
+fn refresh_token_already_used_adopts_the_successor_another_process_stored() {
+    let mut sim = initialized(Stored::Valid);
+    sim.m.set_auto_refresh(sim.now, false);
+    ok(sim.advance(3_600_000 - 30_000));
+    let op = sim.command(Command::RefreshSession).expect("refresh_session");
+    let i = pending_index(&sim, "/token");
+    // Another process refreshed first (without telling us) and stored the successor.
+    ok(sim.external(Ext::Rotate, false));
+    let stored = sim.stored_view.clone().flatten().expect("a stored session");
+    ok(sim.answer(i, Ans::RefreshTokenAlreadyUsed));
+    assert_eq!(completions(&sim, op), 1);
+    assert_eq!(sim.view(), Some(stored), "the successor must be adopted, not signed out");
+    ok(sim.finish(true));
+}
+
+#[test]
+fn a_failed_first_read_delays_initial_session_until_a_read_succeeds() {
+    let mut sim = Sim::new(&setup(Stored::Valid));
+    sim.fail[StoreOp::Read as usize] = 1;
+    let init = sim.command(Command::Initialize).expect("initialize");
+    assert_eq!(completions(&sim, init), 1);
+    assert_eq!(sim.initial_sessions, 0);
+    assert!(sim.store.contains_key(KEY), "a failed read must not remove anything");
+    let get = sim.command(Command::GetSession).expect("get_session");
+    assert_eq!(sim.initial_sessions, 1);
+    assert_eq!(completions(&sim, get), 1);
+    assert!(sim.m.session().is_some());
+    ok(sim.finish(true));
+}
+
+#[test]
+fn get_user_session_not_found_is_verified_by_a_refresh() {
+    // A live refresh: the session stays, /user is asked again with the new token.
+    let mut sim = initialized(Stored::Valid);
+    let op = sim.command(Command::GetUser).expect("get_user");
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::SessionNotFound));
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Ok));
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::Ok));
+    assert_eq!(completions(&sim, op), 1);
+    assert!(sim.m.session().is_some());
+    ok(sim.finish(true));
+
+    // A dead refresh: the session goes, once.
+    let mut sim = initialized(Stored::Valid);
+    let op = sim.command(Command::GetUser).expect("get_user");
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::SessionNotFound));
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::RefreshTokenNotFound));
+    assert_eq!(completions(&sim, op), 1);
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    ok(sim.finish(true));
+}
+
+#[test]
+fn get_user_with_jwt_never_touches_the_session_whatever_it_answers() {
+    let answers = [Ans::SessionNotFound, Ans::BadJwt { expired: true }, Ans::RefreshTokenNotFound, Ans::Ok];
+    for ans in answers {
+        let mut sim = initialized(Stored::Valid);
+        let before = sim.view();
+        ok(sim.act(Action::Cmd(Cmd::GetUserWithJwt)));
+        let i = pending_index(&sim, "/user");
+        ok(sim.answer(i, ans));
+        assert_eq!(sim.view(), before, "{ans:?}");
+        assert!(sim.pending.is_empty(), "{ans:?}: no refresh or retry for a caller's token");
+        ok(sim.finish(true));
+    }
+}
+
+#[test]
+fn an_answer_with_a_custom_error_shape_is_classified_like_its_peers() {
+    // A 400 whose body is a GoTrue error without the version header, coded in error_code.
+    let mut sim = initialized(Stored::Expired);
+    let i = pending_index(&sim, "/token");
+    let resp = HttpResponse {
+        status: 400,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: br#"{"code":400,"error_code":"refresh_token_not_found","msg":"Invalid Refresh Token"}"#.to_vec(),
+    };
+    ok(sim.answer_with(i, resp));
+    assert!(sim.m.session().is_none(), "an expired session whose refresh token is gone is removed");
+    assert_eq!(sim.initial_sessions, 1);
+    ok(sim.finish(true));
+    // The error kind the app sees for get_session afterwards: no session, no error.
+    let mut sim2 = initialized(Stored::Empty);
+    let op = sim2.command(Command::GetUser).expect("get_user");
+    assert_eq!(completions(&sim2, op), 1);
+    let _ = ErrorKind::SessionMissing;
+    ok(sim2.finish(true));
+}
