@@ -92,8 +92,13 @@ pub enum Suspicion {
 
 /// `/user` answers that are a suspicion, not a verdict: (status, code). GoTrue answers `bad_jwt`
 /// with 403 since March 2024 and with 401 before; both mean the same.
-pub const USER_SUSPICIONS: &[(u16, &str)] =
-    &[(403, "session_not_found"), (403, "user_not_found"), (401, "bad_jwt"), (403, "bad_jwt"), (403, "session_expired")];
+pub const USER_SUSPICIONS: &[(u16, &str)] = &[
+    (403, "session_not_found"),
+    (403, "user_not_found"),
+    (401, "bad_jwt"),
+    (403, "bad_jwt"),
+    (403, "session_expired"),
+];
 
 /// A classified failure: its class and the error to hand to the app.
 #[derive(Debug, Clone, PartialEq, Eq)]

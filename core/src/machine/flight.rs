@@ -250,9 +250,14 @@ impl SessionMachine {
                 let jitter = self.jitter();
                 let f = &mut self.flights[i];
                 let first = f.first_at.unwrap_or(now);
-                if let Some(at) =
-                    retry::next_attempt_at(&self.cfg.retry, first, f.failed_attempts, now, failure.error.retry_after_ms, jitter)
-                {
+                if let Some(at) = retry::next_attempt_at(
+                    &self.cfg.retry,
+                    first,
+                    f.failed_attempts,
+                    now,
+                    failure.error.retry_after_ms,
+                    jitter,
+                ) {
                     f.state = FlightState::Waiting(at);
                     f.last_error = Some(failure.error.clone());
                     let (early, rest): (Vec<Waiter>, Vec<Waiter>) =

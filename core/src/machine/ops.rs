@@ -224,7 +224,7 @@ impl SessionMachine {
             Some(s) if self.auto_refresh && self.is_due(&s, now) => {
                 self.phase = Phase::Recovering;
                 let waiter = Waiter { op: OpId(0), then: AfterRefresh::Initialize, first_attempt_only: true };
-                let kind = RefreshKind { own: true, reread: false, verify: false };
+                let kind = RefreshKind { own: true, reread: true, verify: false };
                 self.start_refresh(now, s.refresh_token, kind, Some(waiter));
             }
             _ => self.finish_init(false, now),
@@ -311,7 +311,7 @@ impl SessionMachine {
         };
         let due = self.is_due(&s, now);
         let wait = |then: AfterRefresh| Some(Waiter { op, then, first_attempt_only: false });
-        let own = RefreshKind { own: true, reread: false, verify: false };
+        let own = RefreshKind { own: true, reread: true, verify: false };
         match then {
             Then::GetSession if !due => self.complete(op, Ok(OpValue::Session(Some(s)))),
             Then::GetUser if !due => self.send_user(op, s.access_token, None),

@@ -20,8 +20,8 @@
 //! ```
 
 use gotrue_session::{
-    AuthError, AuthEvent, Command, Diagnostic, HttpRequest, Lifecycle, OpValue, OtpRecipient, Reachability,
-    Session, SessionMachine, SignOutScope, User,
+    AuthError, AuthEvent, Command, Diagnostic, HttpRequest, Lifecycle, OpValue, OtpRecipient, Reachability, Session,
+    SessionMachine, SignOutScope, User,
 };
 use gotrue_session_io::{
     challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, Pump, SessionStorage,

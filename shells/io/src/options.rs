@@ -1,5 +1,6 @@
 //! The shells' configuration, turned into the core's.
 
+use gotrue_session::retry::RetryPolicy;
 use gotrue_session::{Config, SessionNotFoundPolicy};
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ pub struct ClientOptions {
     pub jitter: bool,
     /// How long one HTTP request may take, connect to last byte (default 10 s).
     pub request_timeout: Duration,
+    /// The refresh retry schedule (default auth-js's: 200 ms doubling within 30 s, then a
+    /// 60 s cooldown).
+    pub retry: RetryPolicy,
 }
 
 impl ClientOptions {
@@ -40,6 +44,7 @@ impl ClientOptions {
             session_not_found: SessionNotFoundPolicy::Verify,
             jitter: true,
             request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -50,6 +55,7 @@ impl ClientOptions {
         cfg.persist_session = self.persist_session;
         cfg.session_not_found = self.session_not_found;
         cfg.jitter = self.jitter;
+        cfg.retry = self.retry;
         cfg
     }
 }

@@ -128,7 +128,10 @@ pub fn challenge_of(value: OpValue) -> Result<String, AuthError> {
 }
 
 fn unexpected_value() -> AuthError {
-    AuthError::new(gotrue_session::ErrorKind::InvalidResponse, "the core answered an operation with an unexpected value")
+    AuthError::new(
+        gotrue_session::ErrorKind::InvalidResponse,
+        "the core answered an operation with an unexpected value",
+    )
 }
 
 /// What a call on a client that was shut down gets.

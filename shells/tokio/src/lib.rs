@@ -26,8 +26,8 @@
 
 use futures_core::Stream;
 use gotrue_session::{
-    AuthError, AuthEvent, Command, Diagnostic, HttpResponse, Lifecycle, OpId, OpValue, OtpRecipient,
-    Reachability, RequestId, Session, SessionMachine, SignOutScope, TransportFailure, User,
+    AuthError, AuthEvent, Command, Diagnostic, HttpResponse, Lifecycle, OpId, OpValue, OtpRecipient, Reachability,
+    RequestId, Session, SessionMachine, SignOutScope, TransportFailure, User,
 };
 use gotrue_session_io::{
     challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,

@@ -1,0 +1,242 @@
+//! The end-to-end suite, run once per shell against the fake GoTrue server over loopback.
+//! Every wait is bounded; the retry schedule is shortened (see `options`) so bursts end fast.
+
+use gotrue_fake::{Fault, ReplicaLag, Target};
+use gotrue_session::{ErrorKind, EventKind, SignOutScope};
+use gotrue_session_e2e::*;
+use gotrue_session_io::{MemoryStorage, SessionStorage};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const KEY: &str = "sb-e2e-auth-token";
+const SHORT: Duration = Duration::from_millis(600);
+
+fn signed_in<C: Client>(server: &gotrue_fake::FakeGoTrue, auto: bool, storage: Arc<dyn SessionStorage>) -> C {
+    let c = C::build(options(server, auto), storage);
+    c.initialize().expect("initialize");
+    c.sign_in(EMAIL, PASSWORD).expect("sign in").expect("a session");
+    c
+}
+
+/// The founding case, transient: a replica that has not seen the new session yet answers
+/// session_not_found; the verification refresh (which goes to the primary, and takes longer
+/// than the lag) succeeds, and the retried `/user` answers the user.
+fn replica_lag_survives<C: Client>(auto: bool) {
+    let server = fake(|o| o.replica_lag = ReplicaLag { window_ms: 300, after_create: true, after_refresh: false });
+    let storage = Arc::new(MemoryStorage::new());
+    let c: C = signed_in(&server, auto, storage.clone());
+    let events = c.events();
+    server.inject(Target::Refresh, Fault::Latency { ms: 400 }, 1);
+    let user = c.get_user().unwrap_or_else(|e| panic!("{}: get_user failed: {e}", C::NAME));
+    assert_eq!(user.email.as_deref(), Some(EMAIL));
+    let seen = kinds(&collect(&events, SHORT));
+    assert!(seen.contains(&EventKind::TokenRefreshed), "{}: {seen:?}", C::NAME);
+    assert!(!seen.contains(&EventKind::SignedOut), "{}: {seen:?}", C::NAME);
+    assert!(storage.get(KEY).unwrap().is_some(), "the session is still stored");
+    assert_eq!(server.counters().refresh_requests(), 1);
+    c.shutdown();
+}
+
+/// The founding case, real: the session was revoked elsewhere; the verification refresh is
+/// refused, the session removed and SIGNED_OUT announced, whether auto refresh is on or off.
+fn revocation_cleans_up<C: Client>(auto: bool) {
+    let server = fake(|_| {});
+    let storage = Arc::new(MemoryStorage::new());
+    let c: C = signed_in(&server, auto, storage.clone());
+    let events = c.events();
+    assert_eq!(server.revoke_user_sessions(EMAIL).expect("revoked"), 1);
+    let err = c.get_user().expect_err("the session is gone");
+    assert_eq!(err.kind, ErrorKind::SessionMissing, "{}: {err}", C::NAME);
+    assert_eq!(err.status, Some(403));
+    let seen = kinds(&collect(&events, SHORT));
+    assert_eq!(seen.iter().filter(|k| **k == EventKind::SignedOut).count(), 1, "{}: {seen:?}", C::NAME);
+    assert_eq!(storage.get(KEY).unwrap(), None, "storage is empty");
+    assert!(c.current_session().is_none());
+    c.shutdown();
+}
+
+/// 100 concurrent get_session calls on an expiring session make exactly one refresh request.
+fn concurrent_get_session_refreshes_once<C: Client>() {
+    let server = fake(|_| {});
+    let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
+    let first: C = signed_in(&server, false, storage.clone());
+    first.shutdown();
+    age_stored_session(&*storage, KEY, 30);
+    let c = Arc::new(C::build(options(&server, false), storage));
+    c.initialize().expect("initialize");
+    let before = server.counters().refresh_requests();
+    let threads: Vec<_> = (0..100)
+        .map(|_| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || c.get_session().expect("get_session").expect("a session").access_token)
+        })
+        .collect();
+    let tokens: Vec<String> = threads.into_iter().map(|t| t.join().expect("no panic")).collect();
+    assert_eq!(server.counters().refresh_requests() - before, 1, "{}: exactly one refresh", C::NAME);
+    assert!(tokens.iter().all(|t| *t == tokens[0]), "every caller got the same session");
+    c.shutdown();
+}
+
+/// Server down at start: the stored (expired) session is kept and INITIAL_SESSION carries it;
+/// when the server is back the session is recovered.
+fn server_down_at_start_then_back<C: Client>() {
+    let server = fake(|_| {});
+    let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
+    let first: C = signed_in(&server, false, storage.clone());
+    first.shutdown();
+    age_stored_session(&*storage, KEY, -10);
+    server.set_down(true);
+    let c = C::build(options(&server, true), storage.clone());
+    let events = c.events();
+    c.initialize().expect("initialize completes despite the server being down");
+    let first_events = collect(&events, SHORT);
+    let initial = first_events.iter().find(|e| e.kind == EventKind::InitialSession).expect("INITIAL_SESSION");
+    assert!(initial.session.is_some(), "{}: INITIAL_SESSION carries the stored session", C::NAME);
+    assert!(initial.expired, "and says it is expired");
+    assert!(!kinds(&first_events).contains(&EventKind::SignedOut));
+    let err = c.get_session().expect_err("no fresh session while down");
+    assert_eq!(err.kind, ErrorKind::RetryableFetch, "{}: {err}", C::NAME);
+    assert!(storage.get(KEY).unwrap().is_some(), "kept while down");
+    server.set_down(false);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let recovered = loop {
+        if let Ok(Some(s)) = c.get_session() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "{}: not recovered within 5 s", C::NAME);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(recovered.expires_at > (gotrue_session_io::now_ms() / 1000) as i64 + 600);
+    c.shutdown();
+}
+
+/// A storm of 429s, 503s and proxy pages on every refresh never signs the user out.
+fn transient_storm_never_signs_out<C: Client>() {
+    let server = fake(|_| {});
+    let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
+    let first: C = signed_in(&server, false, storage.clone());
+    first.shutdown();
+    age_stored_session(&*storage, KEY, -10);
+    let c = C::build(options(&server, false), storage.clone());
+    let events = c.events();
+    c.initialize().expect("initialize");
+    for fault in [
+        Fault::RateLimited { retry_after_secs: None },
+        Fault::ServerError { status: 503, html: false },
+        Fault::ProxyPage { status: 403 },
+        Fault::ServerError { status: 502, html: true },
+    ] {
+        server.clear_faults();
+        server.inject(Target::Refresh, fault.clone(), 1000);
+        let err = c.refresh_session().expect_err("refresh fails");
+        assert_eq!(err.kind, ErrorKind::RetryableFetch, "{}: {fault:?}: {err}", C::NAME);
+        let err = c.get_user().expect_err("no user without a fresh token");
+        assert_ne!(err.kind, ErrorKind::SessionMissing, "{}: {fault:?}: {err}", C::NAME);
+        assert!(storage.get(KEY).unwrap().is_some(), "{}: {fault:?} kept the session", C::NAME);
+        std::thread::sleep(Duration::from_millis(1_050)); // past the cooldown: a new burst next time
+    }
+    assert!(!kinds(&collect(&events, SHORT)).contains(&EventKind::SignedOut), "{}: no SIGNED_OUT", C::NAME);
+    server.clear_faults();
+    assert!(c.refresh_session().expect("the storm is over").is_some());
+    c.shutdown();
+}
+
+/// Signing out while a refresh is in flight: the late answer never brings the session back.
+fn sign_out_during_refresh_never_resurrects<C: Client>() {
+    let server = fake(|_| {});
+    let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
+    let c = Arc::new(signed_in::<C>(&server, false, storage.clone()));
+    let events = c.events();
+    server.inject(Target::Refresh, Fault::Latency { ms: 400 }, 1);
+    // The best-effort logout never arrives, so the server does rotate the token: the answer is
+    // a success that must be dropped.
+    server.inject(Target::Logout, Fault::Reset, 1);
+    let refresher = {
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || c.refresh_session())
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while server.counters().refresh_requests() == 0 {
+        assert!(Instant::now() < deadline, "the refresh never reached the server");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.sign_out(SignOutScope::Local).expect("local sign-out");
+    let late = refresher.join().expect("no panic");
+    let err = late.expect_err("the late refresh is discarded");
+    assert_eq!(err.kind, ErrorKind::RefreshDiscarded, "{}: {err}", C::NAME);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(storage.get(KEY).unwrap(), None, "{}: still signed out", C::NAME);
+    assert!(c.current_session().is_none());
+    let seen = kinds(&collect(&events, SHORT));
+    assert!(!seen.contains(&EventKind::TokenRefreshed), "{}: {seen:?}", C::NAME);
+    c.shutdown();
+}
+
+/// The app dies between a refresh answer and its storage write (the write fails, the process
+/// ends): the next start uses the old token, which the server accepts as one behind.
+fn lost_write_recovers_with_the_old_token<C: Client>() {
+    let server = fake(|_| {});
+    let flaky = Arc::new(FlakyStorage::new(Arc::new(MemoryStorage::new())));
+    let storage: Arc<dyn SessionStorage> = flaky.clone();
+    let c: C = signed_in(&server, false, storage.clone());
+    let stored_before = storage.get(KEY).unwrap().expect("stored");
+    flaky.fail_writes(1);
+    let rotated = c.refresh_session().expect("the refresh itself succeeds").expect("a session");
+    c.shutdown(); // killed: the retry of the write never happens
+    assert_eq!(storage.get(KEY).unwrap().as_deref(), Some(stored_before.as_str()), "the old session is what survived");
+    let next = C::build(options(&server, false), storage.clone());
+    next.initialize().expect("initialize");
+    let recovered = next.refresh_session().expect("the one-behind token is accepted").expect("a session");
+    // The server answers the one-behind token with the session's active descendant.
+    assert_eq!(recovered.user.as_ref().map(|u| u.id.clone()), rotated.user.as_ref().map(|u| u.id.clone()));
+    assert!(storage.get(KEY).unwrap().is_some_and(|v| v.contains(&recovered.refresh_token)));
+    assert_eq!(next.get_user().expect("a working session").email.as_deref(), Some(EMAIL));
+    next.shutdown();
+}
+
+macro_rules! suite {
+    ($shell:ident, $client:ty) => {
+        mod $shell {
+            use super::*;
+            #[test]
+            fn founding_case_replica_lag_survives_auto_refresh_on() {
+                replica_lag_survives::<$client>(true)
+            }
+            #[test]
+            fn founding_case_replica_lag_survives_auto_refresh_off() {
+                replica_lag_survives::<$client>(false)
+            }
+            #[test]
+            fn founding_case_revocation_cleans_up_auto_refresh_on() {
+                revocation_cleans_up::<$client>(true)
+            }
+            #[test]
+            fn founding_case_revocation_cleans_up_auto_refresh_off() {
+                revocation_cleans_up::<$client>(false)
+            }
+            #[test]
+            fn concurrent_get_session_makes_one_refresh() {
+                concurrent_get_session_refreshes_once::<$client>()
+            }
+            #[test]
+            fn server_down_at_start_then_back() {
+                super::server_down_at_start_then_back::<$client>()
+            }
+            #[test]
+            fn transient_storms_never_sign_out() {
+                transient_storm_never_signs_out::<$client>()
+            }
+            #[test]
+            fn sign_out_during_refresh_never_resurrects() {
+                super::sign_out_during_refresh_never_resurrects::<$client>()
+            }
+            #[test]
+            fn lost_write_recovers_with_the_old_token() {
+                super::lost_write_recovers_with_the_old_token::<$client>()
+            }
+        }
+    };
+}
+
+suite!(blocking, gotrue_session_blocking::AuthClient);
+suite!(tokio, TokioClient);
