@@ -4,11 +4,17 @@
 //!   prints each trace; exits 1 when an expectation is not met, 2 on a bad file.
 //! - `gotrue-session replay --repeat N FILE`: replays FILE N times in-process and prints
 //!   `{"bench":{"iterations":N,"ns_per_iteration":X}}`.
+//! - `gotrue-session demo [--url URL --anon-key KEY] [--email E --password P]`: the policy at
+//!   work, as a timeline, against a fake server on loopback or a real project.
+//! - `gotrue-session serve [--port N]`: the fake GoTrue server.
 
+mod demo;
 mod expect;
 mod replay;
 mod scenario;
+mod serve;
 mod steps;
+mod timeline;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,12 +22,17 @@ use std::time::Instant;
 
 const USAGE: &str = "usage:
   gotrue-session replay FILE...            replay scenario files, print their traces
-  gotrue-session replay --repeat N FILE    time N in-process replays of FILE";
+  gotrue-session replay --repeat N FILE    time N in-process replays of FILE
+  gotrue-session demo [--url URL --anon-key KEY] [--email EMAIL --password PASSWORD]
+                                           the policy at work against a fake server (or a real project)
+  gotrue-session serve [--port N]          run the fake GoTrue server (default port 9999)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("replay") => replay_command(&args[1..]),
+        Some("demo") => demo_command(&args[1..]),
+        Some("serve") => serve_command(&args[1..]),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -105,4 +116,53 @@ fn repeat(n: u64, path: &str) -> ExitCode {
     let ns = start.elapsed().as_nanos() as f64 / n as f64;
     println!("{}", serde_json::json!({ "bench": { "iterations": n, "ns_per_iteration": ns.round() as u64 } }));
     ExitCode::SUCCESS
+}
+
+/// `--name value` pairs; anything else is a usage error.
+fn flags(args: &[String], known: &[&str]) -> Result<std::collections::HashMap<String, String>, String> {
+    let mut out = std::collections::HashMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let name =
+            a.strip_prefix("--").filter(|n| known.contains(n)).ok_or_else(|| format!("unknown argument {a:?}"))?;
+        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        out.insert(name.to_owned(), value.clone());
+    }
+    Ok(out)
+}
+
+fn demo_command(args: &[String]) -> ExitCode {
+    let mut f = match flags(args, &["url", "anon-key", "email", "password"]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let demo_args = demo::DemoArgs {
+        url: f.remove("url"),
+        anon_key: f.remove("anon-key"),
+        email: f.remove("email").unwrap_or_else(|| "ada@example.com".into()),
+        password: f.remove("password").unwrap_or_else(|| "correct horse".into()),
+    };
+    ExitCode::from(demo::run(demo_args))
+}
+
+fn serve_command(args: &[String]) -> ExitCode {
+    let f = match flags(args, &["port"]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let port = match f.get("port").map(|p| p.parse::<u16>()) {
+        None => 9999,
+        Some(Ok(p)) => p,
+        Some(Err(_)) => {
+            eprintln!("--port takes a port number");
+            return ExitCode::from(2);
+        }
+    };
+    ExitCode::from(serve::run(port))
 }

@@ -66,10 +66,12 @@ fn lenient_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<User>, 
     Ok(v.and_then(|v| serde_json::from_value(v).ok()))
 }
 
-/// A short, non-secret label for a token: its first 6 characters.
+/// A short, non-secret label for a token: `#` and the first 6 hex digits of its SHA-256, so
+/// two tokens can be told apart in logs without revealing either (JWTs share their prefix).
 pub fn redact(token: &str) -> String {
-    let prefix: String = token.chars().take(6).collect();
-    format!("{prefix}…")
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(token.as_bytes());
+    format!("#{:02x}{:02x}{:02x}", d[0], d[1], d[2])
 }
 
 impl fmt::Debug for Session {

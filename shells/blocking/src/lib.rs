@@ -24,8 +24,8 @@ use gotrue_session::{
     SessionMachine, SignOutScope, User,
 };
 use gotrue_session_io::{
-    challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, Pump, SessionStorage,
-    Transport,
+    challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
+    SessionStorage, Transport,
 };
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -178,6 +178,14 @@ impl AuthClient {
         let State { machine, pump, .. } = &mut *st;
         pump.subscribe(Box::new(tx), machine);
         rx
+    }
+
+    /// Delivers events to `sink` as they are emitted, in order with storage writes (the sink
+    /// runs on the thread driving the client: keep it quick, and do not call the client from it).
+    pub fn subscribe_with(&self, sink: Box<dyn EventSink>) {
+        let mut st = self.lock();
+        let State { machine, pump, .. } = &mut *st;
+        pump.subscribe(sink, machine);
     }
 
     /// Turns auto refresh on, with its background thread.

@@ -32,7 +32,7 @@ fn replica_lag_survives<C: Client>(auto: bool) {
     let seen = kinds(&collect(&events, SHORT));
     assert!(seen.contains(&EventKind::TokenRefreshed), "{}: {seen:?}", C::NAME);
     assert!(!seen.contains(&EventKind::SignedOut), "{}: {seen:?}", C::NAME);
-    assert!(storage.get(KEY).unwrap().is_some(), "the session is still stored");
+    assert!(storage.get(KEY).expect("readable").is_some(), "the session is still stored");
     assert_eq!(server.counters().refresh_requests(), 1);
     c.shutdown();
 }
@@ -50,7 +50,7 @@ fn revocation_cleans_up<C: Client>(auto: bool) {
     assert_eq!(err.status, Some(403));
     let seen = kinds(&collect(&events, SHORT));
     assert_eq!(seen.iter().filter(|k| **k == EventKind::SignedOut).count(), 1, "{}: {seen:?}", C::NAME);
-    assert_eq!(storage.get(KEY).unwrap(), None, "storage is empty");
+    assert_eq!(storage.get(KEY).expect("readable"), None, "storage is empty");
     assert!(c.current_session().is_none());
     c.shutdown();
 }
@@ -96,7 +96,7 @@ fn server_down_at_start_then_back<C: Client>() {
     assert!(!kinds(&first_events).contains(&EventKind::SignedOut));
     let err = c.get_session().expect_err("no fresh session while down");
     assert_eq!(err.kind, ErrorKind::RetryableFetch, "{}: {err}", C::NAME);
-    assert!(storage.get(KEY).unwrap().is_some(), "kept while down");
+    assert!(storage.get(KEY).expect("readable").is_some(), "kept while down");
     server.set_down(false);
     let deadline = Instant::now() + Duration::from_secs(5);
     let recovered = loop {
@@ -132,7 +132,7 @@ fn transient_storm_never_signs_out<C: Client>() {
         assert_eq!(err.kind, ErrorKind::RetryableFetch, "{}: {fault:?}: {err}", C::NAME);
         let err = c.get_user().expect_err("no user without a fresh token");
         assert_ne!(err.kind, ErrorKind::SessionMissing, "{}: {fault:?}: {err}", C::NAME);
-        assert!(storage.get(KEY).unwrap().is_some(), "{}: {fault:?} kept the session", C::NAME);
+        assert!(storage.get(KEY).expect("readable").is_some(), "{}: {fault:?} kept the session", C::NAME);
         std::thread::sleep(Duration::from_millis(1_050)); // past the cooldown: a new burst next time
     }
     assert!(!kinds(&collect(&events, SHORT)).contains(&EventKind::SignedOut), "{}: no SIGNED_OUT", C::NAME);
@@ -165,7 +165,7 @@ fn sign_out_during_refresh_never_resurrects<C: Client>() {
     let err = late.expect_err("the late refresh is discarded");
     assert_eq!(err.kind, ErrorKind::RefreshDiscarded, "{}: {err}", C::NAME);
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(storage.get(KEY).unwrap(), None, "{}: still signed out", C::NAME);
+    assert_eq!(storage.get(KEY).expect("readable"), None, "{}: still signed out", C::NAME);
     assert!(c.current_session().is_none());
     let seen = kinds(&collect(&events, SHORT));
     assert!(!seen.contains(&EventKind::TokenRefreshed), "{}: {seen:?}", C::NAME);
@@ -179,17 +179,21 @@ fn lost_write_recovers_with_the_old_token<C: Client>() {
     let flaky = Arc::new(FlakyStorage::new(Arc::new(MemoryStorage::new())));
     let storage: Arc<dyn SessionStorage> = flaky.clone();
     let c: C = signed_in(&server, false, storage.clone());
-    let stored_before = storage.get(KEY).unwrap().expect("stored");
+    let stored_before = storage.get(KEY).expect("readable").expect("stored");
     flaky.fail_writes(1);
     let rotated = c.refresh_session().expect("the refresh itself succeeds").expect("a session");
     c.shutdown(); // killed: the retry of the write never happens
-    assert_eq!(storage.get(KEY).unwrap().as_deref(), Some(stored_before.as_str()), "the old session is what survived");
+    assert_eq!(
+        storage.get(KEY).expect("readable").as_deref(),
+        Some(stored_before.as_str()),
+        "the old session is what survived"
+    );
     let next = C::build(options(&server, false), storage.clone());
     next.initialize().expect("initialize");
     let recovered = next.refresh_session().expect("the one-behind token is accepted").expect("a session");
     // The server answers the one-behind token with the session's active descendant.
     assert_eq!(recovered.user.as_ref().map(|u| u.id.clone()), rotated.user.as_ref().map(|u| u.id.clone()));
-    assert!(storage.get(KEY).unwrap().is_some_and(|v| v.contains(&recovered.refresh_token)));
+    assert!(storage.get(KEY).expect("readable").is_some_and(|v| v.contains(&recovered.refresh_token)));
     assert_eq!(next.get_user().expect("a working session").email.as_deref(), Some(EMAIL));
     next.shutdown();
 }

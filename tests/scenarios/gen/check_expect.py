@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks replay traces against the `expect` blocks of scenario files (standard library only).
 
-    # run every scenario through the auth-js reference replayer and report where it differs
+    # run every scenario through auth-js (tests/authjs/replay.mjs) and report where it misses `expect`
     python3 tests/scenarios/gen/check_expect.py --authjs [SCENARIO.json ...]
 
     # check a trace printed by any replayer (ours or auth-js) against one scenario
@@ -10,9 +10,10 @@
     # only check that every scenario file is well-formed
     python3 tests/scenarios/gen/check_expect.py --validate
 
-The replayer is found at $AUTHJS_REPLAY, else ../shared/tools/authjs-replay beside the repository.
-Error results may name a kind (our trace) or an auth-js error class (auth-js trace); the classes are
-mapped to kinds below so the two can be compared.
+The auth-js replayer is $AUTHJS_REPLAY (a folder holding replay.mjs), else tests/authjs (run `npm ci`
+there first). Whether our core and auth-js agree with each other is checked by
+tests/authjs/compare.mjs; this script checks a trace against a scenario's `expect`. Error results
+may name a kind or only an auth-js error class; the classes are mapped to kinds below.
 """
 
 import argparse
@@ -218,8 +219,7 @@ def main():
         return 1 if diffs else 0
 
     if args.authjs:
-        replayer = os.environ.get("AUTHJS_REPLAY") or os.path.join(os.path.dirname(REPO), "shared", "tools",
-                                                                    "authjs-replay")
+        replayer = os.environ.get("AUTHJS_REPLAY") or os.path.join(REPO, "tests", "authjs")
         differ = 0
         for f in files:
             with open(f, encoding="utf-8") as fh:

@@ -1241,6 +1241,492 @@ sc("clock-skew-server-behind-no-early-refresh",
    server={"POST /token": [tok("p", issued=-600), tok("q", issued=2400)]})
 
 
+# ---------------------------------------------------------------- where auth-js and we agree
+#
+# The scenarios below check the auth-js behaviours the policy keeps (tests/authjs/compare.mjs replays
+# them through auth-js too, and they must come out the same). Most start from a password sign-in
+# rather than a stored session: auth-js announces a recovered session with an extra SIGNED_IN and
+# refreshes a due one while computing INITIAL_SESSION, two start-up differences that would hide
+# everything after them.
+
+SIGNED_IN_P = PW_SIGN_IN              # step 1 of these scenarios: session p, valid for 3600 s
+SIGN_IN_AGAIN = PW_SIGN_IN            # a later sign-in: the next session in the /token queue
+P_DUE_MS = 3540000                    # 60 s before p expires: due, not expired
+P_EXPIRED_MS = 3700000                # 100 s after p expired
+
+
+def signed_in(*answers):
+    """The /token queue: p for the sign-in, then `answers` (refreshes, later sign-ins)."""
+    return [tok("p")] + list(answers)
+
+
+# recovery
+
+sc("init-due-refresh-rejected-kept-while-valid",
+   "A due session whose start-up refresh is rejected is kept while its access token is valid, and the cooldown answers later checks without a request.",
+   [INIT, GET_SESSION, adv(30000), GET_SESSION, STOP_AUTO],
+   {"events": ["INITIAL_SESSION"], "requests": [REFRESH], "results": {"0": "ok", "1": "ok:a", "3": "ok:a"},
+    "initial_session": "a", "never": ["SIGNED_OUT", "SIGNED_IN"], "storage": {KEY: "a"}},
+   storage=st("a", DUE), server={"POST /token": [RT_NOT_FOUND, tok("z")]}, options=AUTO)
+
+sc("init-expired-refresh-already-used-signs-out",
+   "An expired stored session whose refresh token was already used, with nothing newer stored, is removed at start with auto refresh on.",
+   [INIT, GET_SESSION, STOP_AUTO],
+   {"events": ["SIGNED_OUT", "INITIAL_SESSION"], "requests": [REFRESH], "results": {"0": "ok", "1": "ok:none"},
+    "initial_session": "none", "storage": {}},
+   storage=st("a", EXPIRED), server={"POST /token": [RT_ALREADY_USED]}, options=AUTO)
+
+# margins
+
+sc("margin-signed-in-boundary",
+   "After a sign-in, get_session 90 s before expiry returns the session without a request, and 89 s before expiry refreshes it.",
+   [INIT, SIGNED_IN_P, adv(3510000), GET_SESSION, adv(1000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH],
+    "results": {"1": "ok:p", "3": "ok:p", "5": "ok:q"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3511))})
+
+sc("margin-signed-in-get-user-due-refreshes-first",
+   "get_user on a signed-in session inside the margin refreshes first and asks /user with the new token.",
+   [INIT, SIGNED_IN_P, adv(P_DUE_MS), GET_USER],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH, USER],
+    "results": {"3": "ok"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3540)), "GET /user": [user_ok()]})
+
+sc("margin-signed-in-expired-refresh-ok",
+   "get_session on an expired signed-in session refreshes it and returns the new one.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "ok:q"}, "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3700))})
+
+sc("margin-auto-refresh-signed-in",
+   "With auto refresh on, a signed-in session is not refreshed 200 s before expiry and has been refreshed once by 70 s before it.",
+   [INIT, SIGNED_IN_P, adv(3400000), GET_SESSION, adv(130000), GET_SESSION, STOP_AUTO],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "ok:p", "5": "ok:q"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3510))}, options=AUTO)
+
+sc("auto-refresh-signed-in-stopped-no-refresh",
+   "With auto refresh stopped after a sign-in, nothing is sent past expiry and the session is not signed out.",
+   [INIT, SIGNED_IN_P, STOP_AUTO, adv(P_EXPIRED_MS)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD], "never": ["SIGNED_OUT"],
+    "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(tok("q", issued=3500))}, options=AUTO)
+
+sc("auto-refresh-rearms-after-new-sign-in",
+   "With auto refresh on, a second sign-in re-arms the refresh for the new session: nothing is sent when the first would have been due, one refresh before the new one expires.",
+   [INIT, SIGNED_IN_P, adv(1000000), SIGN_IN_AGAIN, adv(3000000), GET_SESSION, adv(560000), GET_SESSION, STOP_AUTO],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN", "TOKEN_REFRESHED"],
+    "requests": [PASSWORD, PASSWORD, REFRESH], "results": {"5": "ok:r", "7": "ok:q"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("r", issued=1000), tok("q", issued=4510))}, options=AUTO)
+
+sc("auto-refresh-signed-out-no-refresh",
+   "With auto refresh on, nothing is refreshed after a local sign-out, even past the old session's expiry.",
+   [INIT, SIGNED_IN_P, sign_out("local"), adv(P_EXPIRED_MS), STOP_AUTO],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_LOCAL],
+    "results": {"2": "ok"}, "storage": {}},
+   server={"POST /token": signed_in(tok("q", issued=3500)), "POST /logout": [no_content()]}, options=AUTO)
+
+# refresh retry and cooldown
+
+sc("retry-signed-in-503-then-ok",
+   "A refresh answered 503 twice is retried at 200 and 600 ms and the third attempt's session is returned.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD] + [REFRESH] * 3,
+    "results": {"3": "ok:q"}, "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(E503, E503, tok("q", issued=3700))})
+
+sc("retry-signed-in-5xx-and-network-then-ok",
+   "500, 502, 504 and a transport failure are all transient: retried on the back-off schedule until the refresh succeeds.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(7000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD] + [REFRESH] * 5,
+    "results": {"3": "ok:q"}, "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(err(500, "unexpected_failure", "Internal Server Error"),
+                                    raw(502, "<html><body><h1>502 Bad Gateway</h1></body></html>"),
+                                    err(504, "unexpected_failure", "Gateway Timeout"), net(),
+                                    tok("q", issued=3703))})
+
+sc("retry-signed-in-schedule-first-attempts",
+   "Transport failures on the refresh of an expired signed-in session are retried at 200 and 600 ms: three attempts within 1399 ms.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(1399)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 3,
+    "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([net()] * 8))})
+
+sc("retry-signed-in-burst-joined-late",
+   "A burst makes eight attempts and no ninth, and a get_session arriving just before the last attempt joins it and shares its retryable error.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(25399), GET_SESSION, adv(20000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"3": "err:retryable_fetch", "5": "err:retryable_fetch"}, "never": ["SIGNED_OUT"],
+    "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([net()] * 9))})
+
+sc("retry-signed-in-burst-then-cooldown",
+   "An expired session whose refresh fails 8 times gets a retryable error, the 60 s cooldown answers from cache, and the first call after it refreshes.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(30000), GET_SESSION, adv(30000), GET_SESSION,
+    adv(30000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD] + [REFRESH] * 9,
+    "results": {"3": "err:retryable_fetch", "5": "err:retryable_fetch", "7": "err:retryable_fetch",
+                "9": "ok:q"},
+    "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(*([E503] * 8), tok("q", issued=3790))})
+
+sc("retry-signed-in-network-burst-keeps-session",
+   "Eight transport failures on the refresh of an expired session keep it stored and give a retryable error, never a sign-out.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, adv(30000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"3": "err:retryable_fetch"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([net()] * 8))})
+
+sc("retry-signed-in-due-transient-returns-session",
+   "A due but valid session whose refresh burst fails is still returned by get_session, and during the cooldown without a request.",
+   [INIT, SIGNED_IN_P, adv(P_DUE_MS), GET_SESSION, adv(26000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"3": "ok:p", "5": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([E503] * 8))})
+
+sc("auto-refresh-signed-in-503-burst-then-new-burst",
+   "With auto refresh on, a burst of 503s before expiry is followed by a cooldown and then a new burst that succeeds, never a sign-out.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), STOP_AUTO],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD] + [REFRESH] * 9,
+    "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(*([E503] * 8), tok("q", issued=3596))}, options=AUTO)
+
+sc("retry-signed-in-refresh-session-transient-keeps-session",
+   "refresh_session whose burst fails with 503 returns a retryable error and keeps the valid session.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, adv(30000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"2": "err:retryable_fetch", "4": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([E503] * 8))})
+
+sc("retry-signed-in-get-user-expired-transient",
+   "get_user on an expired session whose refresh fails transiently returns a retryable error, keeps the session and never asks /user.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_USER, adv(30000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"3": "err:retryable_fetch"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([net()] * 8)), "GET /user": [user_ok()]})
+
+# proactive preserve
+
+sc("proactive-signed-in-rejected-kept-while-valid",
+   "A refresh rejected while the access token is still valid keeps the session, and the next get_session sends no second request.",
+   [INIT, SIGNED_IN_P, adv(P_DUE_MS), GET_SESSION, adv(10000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "ok:p", "5": "ok:p"}, "never": ["SIGNED_OUT", "TOKEN_REFRESHED"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(RT_NOT_FOUND, tok("z"))})
+
+sc("proactive-signed-in-rejected-then-new-sign-in",
+   "After a proactive refresh of p is rejected, a new sign-in's session outlives p's expiry and is refreshed normally when due.",
+   [INIT, SIGNED_IN_P, adv(P_DUE_MS), GET_SESSION, SIGN_IN_AGAIN, adv(120000), GET_SESSION, adv(3450000),
+    GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN", "TOKEN_REFRESHED"],
+    "requests": [PASSWORD, REFRESH, PASSWORD, REFRESH], "results": {"3": "ok:p", "4": "ok:r", "6": "ok:r", "8": "ok:q"},
+    "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(RT_NOT_FOUND, tok("r", issued=3540), tok("q", issued=7110))})
+
+sc("proactive-signed-in-refresh-session-rejected",
+   "refresh_session rejected while the access token is valid returns the api error and keeps the session.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, REFRESH],
+    "results": {"2": "err:api:400:refresh_token_not_found", "3": "ok:p"}, "never": ["SIGNED_OUT"],
+    "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(RT_NOT_FOUND)})
+
+sc("proactive-signed-in-user-banned-kept-while-valid",
+   "A proactive refresh answered user_banned keeps the still-valid session and get_user still reaches /user with it.",
+   [INIT, SIGNED_IN_P, adv(P_DUE_MS), GET_SESSION, GET_USER],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, REFRESH, USER],
+    "results": {"3": "ok:p", "4": "ok"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(err(400, "user_banned", "User is banned")), "GET /user": [user_ok()]})
+
+# refresh rejected at expiry
+
+sc("refresh-signed-in-expired-rejected-signs-out",
+   "An expired signed-in session whose refresh token is not found is removed: SIGNED_OUT and the api error.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:refresh_token_not_found", "4": "ok:none"}, "storage": {}},
+   server={"POST /token": signed_in(RT_NOT_FOUND)})
+
+sc("refresh-signed-in-expired-already-used-signs-out",
+   "refresh_token_already_used for an expired signed-in session, with nothing newer stored, removes it.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:refresh_token_already_used"}, "storage": {}},
+   server={"POST /token": signed_in(RT_ALREADY_USED)})
+
+sc("refresh-signed-in-expired-session-expired-signs-out",
+   "An expired signed-in session whose refresh answers session_expired is removed: SIGNED_OUT and the api error.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:session_expired"}, "storage": {}},
+   server={"POST /token": signed_in(err(400, "session_expired", "Session has expired"))})
+
+sc("refresh-signed-in-refresh-session-user-banned",
+   "refresh_session on an expired session of a banned user removes it: SIGNED_OUT and the api error.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), REFRESH_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:user_banned"}, "storage": {}},
+   server={"POST /token": signed_in(err(400, "user_banned", "User is banned"))})
+
+sc("refresh-signed-in-get-user-expired-rejected",
+   "get_user on an expired session whose refresh is rejected removes it, returns the refresh's api error and never asks /user.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_USER],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:refresh_token_not_found"}, "storage": {}},
+   server={"POST /token": signed_in(RT_NOT_FOUND), "GET /user": [user_ok()]})
+
+# single flight
+
+sc("single-flight-signed-in-concurrent-get-session",
+   "Three get_session calls on an expired signed-in session during one slow refresh share a single request.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, GET_SESSION, GET_SESSION, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "ok:q", "4": "ok:q", "5": "ok:q"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3700, delay=500), tok("r", issued=3700))})
+
+sc("single-flight-signed-in-get-session-and-get-user",
+   "get_session and get_user arriving during one slow refresh share it, and get_user then asks /user once with the new token.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, GET_USER, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH, USER],
+    "results": {"3": "ok:q", "4": "ok"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", issued=3700, delay=500), tok("r", issued=3700)),
+           "GET /user": [user_ok()]})
+
+sc("single-flight-signed-in-two-refresh-session",
+   "Two refresh_session calls on a valid session during one slow refresh share a single request and rotate once.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, REFRESH_SESSION, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH],
+    "results": {"2": "ok:q", "3": "ok:q"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", delay=500), tok("r"))})
+
+sc("single-flight-signed-in-get-user-during-refresh-session",
+   "get_user on a valid session while refresh_session is in flight is answered, and the refresh rotates once.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, GET_USER, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED"], "requests": [PASSWORD, REFRESH, USER],
+    "results": {"2": "ok:q", "3": "ok"}, "storage": {KEY: "q"}},
+   server={"POST /token": signed_in(tok("q", delay=500), tok("r")), "GET /user": [user_ok()]})
+
+sc("single-flight-signed-in-failure-shared",
+   "Callers sharing one refresh that is rejected at expiry all get its api error, with one request and one SIGNED_OUT.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, GET_SESSION, adv(1000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:refresh_token_not_found", "4": "err:api:400:refresh_token_not_found"},
+    "storage": {}},
+   server={"POST /token": signed_in(dict(RT_NOT_FOUND, delay_ms=500))})
+
+# commit guard
+
+sc("commit-guard-signed-in-sign-in-during-refresh",
+   "A new sign-in while the refresh of the old session is in flight wins: the late answer is discarded and get_session answers the new session.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), GET_SESSION, SIGN_IN_AGAIN, adv(2000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN"], "requests": [PASSWORD, REFRESH, PASSWORD],
+    "results": {"3": "ok:r", "4": "ok:r"}, "never": ["TOKEN_REFRESHED"], "storage": {KEY: "r"}},
+   server={"POST /token": signed_in(tok("q", issued=3700, delay=1000), tok("r", issued=3700))})
+
+sc("commit-guard-signed-in-refresh-session-discarded",
+   "refresh_session whose slow answer arrives after a new sign-in replaced the session fails with refresh_discarded and writes nothing.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, SIGN_IN_AGAIN, adv(2000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN"], "requests": [PASSWORD, REFRESH, PASSWORD],
+    "results": {"2": "err:refresh_discarded", "3": "ok:r"}, "never": ["TOKEN_REFRESHED"],
+    "storage": {KEY: "r"}},
+   server={"POST /token": signed_in(tok("q", delay=1000), tok("r"))})
+
+sc("commit-guard-signed-in-local-sign-out-during-refresh",
+   "A local sign-out while refresh_session is in flight wins: the late answer is discarded and never brings the session back.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, sign_out("local"), adv(2000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH, LOGOUT_LOCAL],
+    "results": {"2": "err:refresh_discarded", "3": "ok", "5": "ok:none"}, "never": ["TOKEN_REFRESHED"],
+    "storage": {}},
+   server={"POST /token": signed_in(tok("q", delay=1000)), "POST /logout": [no_content()]})
+
+sc("commit-guard-signed-in-global-sign-out-during-refresh",
+   "A global sign-out while refresh_session is in flight revokes and removes the session, and the late answer is discarded.",
+   [INIT, SIGNED_IN_P, REFRESH_SESSION, sign_out("global"), adv(2000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, REFRESH, LOGOUT_GLOBAL],
+    "results": {"2": "err:refresh_discarded", "3": "ok", "5": "ok:none"}, "never": ["TOKEN_REFRESHED"],
+    "storage": {}},
+   server={"POST /token": signed_in(tok("q", delay=1000)), "POST /logout": [no_content()]})
+
+# set_session
+
+sc("set-session-user-503-no-session",
+   "A 503 from /user during set_session fails the call with a retryable error and stores nothing.",
+   [INIT, set_session("s", H1)],
+   {"events": ["INITIAL_SESSION"], "requests": [USER], "results": {"1": "err:retryable_fetch"},
+    "never": ["SIGNED_IN", "SIGNED_OUT"], "storage": {}},
+   server={"GET /user": [E503]})
+
+sc("set-session-user-rejected-no-session",
+   "set_session whose token /user rejects with an api error fails the call and stores nothing.",
+   [INIT, set_session("s", H1)],
+   {"events": ["INITIAL_SESSION"], "requests": [USER], "results": {"1": "err:api:401:no_authorization"},
+    "never": ["SIGNED_IN", "SIGNED_OUT"], "storage": {}},
+   server={"GET /user": [err(401, "no_authorization", "This endpoint requires a Bearer token")]})
+
+sc("set-session-invalid-jwt-no-session",
+   "set_session with an access token that is not a JWT fails with invalid_input and sends nothing.",
+   [INIT, call("set_session", access_token="not-a-jwt", refresh_token="rt-s")],
+   {"events": ["INITIAL_SESSION"], "requests": [], "results": {"1": "err:invalid_input"}, "storage": {}},
+   server={"GET /user": [user_ok()], "POST /token": [tok("u")]})
+
+sc("set-session-then-get-user-and-get-session",
+   "A session set with set_session is used by get_user and returned by get_session.",
+   [INIT, set_session("s", H1), GET_USER, GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [USER, USER],
+    "results": {"1": "ok:s", "2": "ok", "3": "ok:s"}, "storage": {KEY: "s"}},
+   server={"GET /user": [user_ok(), user_ok()]})
+
+sc("set-session-signed-in-replaces",
+   "set_session with a valid token over a signed-in session replaces it with SIGNED_IN.",
+   [INIT, SIGNED_IN_P, set_session("s", H1), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN"], "requests": [PASSWORD, USER],
+    "results": {"2": "ok:s", "3": "ok:s"}, "never": ["SIGNED_OUT"], "storage": {KEY: "s"}},
+   server={"POST /token": signed_in(), "GET /user": [user_ok()]})
+
+sc("set-session-expired-refresh-rejected-keeps-expired-stored",
+   "A rejected refresh of the tokens given to set_session fails the call and never touches the stored session, even an expired one.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), set_session("t", EXPIRED)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, REFRESH],
+    "results": {"3": "err:api:400:refresh_token_not_found"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(RT_NOT_FOUND)})
+
+sc("set-session-expired-refresh-rejected-no-session",
+   "A rejected refresh of the tokens given to set_session with nothing stored fails the call with no event.",
+   [INIT, set_session("t", EXPIRED)],
+   {"events": ["INITIAL_SESSION"], "requests": [REFRESH], "results": {"1": "err:api:400:refresh_token_not_found"},
+    "never": ["SIGNED_OUT", "SIGNED_IN"], "storage": {}},
+   server={"POST /token": [RT_NOT_FOUND]})
+
+sc("set-session-user-session-not-found-keeps-stored",
+   "set_session whose token /user answers session_not_found fails the call and leaves the signed-in session alone.",
+   [INIT, SIGNED_IN_P, set_session("s", H1), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, USER],
+    "results": {"2": "err:session_missing", "3": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "GET /user": [SESSION_NOT_FOUND]})
+
+# sign-out scopes
+
+sc("sign-out-signed-in-global",
+   "A global sign-out of a signed-in session revokes it with scope=global, removes it and emits SIGNED_OUT.",
+   [INIT, SIGNED_IN_P, sign_out("global"), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_GLOBAL],
+    "results": {"2": "ok", "3": "ok:none"}, "storage": {}},
+   server={"POST /token": signed_in(), "POST /logout": [no_content()]})
+
+sc("sign-out-signed-in-local",
+   "A local sign-out of a signed-in session removes it, emits SIGNED_OUT and tells the server with scope=local.",
+   [INIT, SIGNED_IN_P, sign_out("local"), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_LOCAL],
+    "results": {"2": "ok", "3": "ok:none"}, "storage": {}},
+   server={"POST /token": signed_in(), "POST /logout": [no_content()]})
+
+sc("sign-out-signed-in-others",
+   "A sign-out of the other sessions posts scope=others and keeps the signed-in session.",
+   [INIT, SIGNED_IN_P, sign_out("others"), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, LOGOUT_OTHERS],
+    "results": {"2": "ok", "3": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "POST /logout": [no_content()]})
+
+sc("sign-out-signed-in-others-fails-keeps-session",
+   "A sign-out of the other sessions that fails on the network returns the retryable error and keeps the session.",
+   [INIT, SIGNED_IN_P, sign_out("others")],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, LOGOUT_OTHERS],
+    "results": {"2": "err:retryable_fetch"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "POST /logout": [net()]})
+
+sc("sign-out-signed-in-global-503-keeps-session",
+   "A global sign-out answered 503 returns a retryable error and keeps the session so it can be retried.",
+   [INIT, SIGNED_IN_P, sign_out("global"), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, LOGOUT_GLOBAL],
+    "results": {"2": "err:retryable_fetch", "3": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "POST /logout": [E503]})
+
+sc("sign-out-signed-in-global-session-not-found-removes",
+   "A global sign-out answered session_not_found means the session is already gone: removed, SIGNED_OUT, ok.",
+   [INIT, SIGNED_IN_P, sign_out("global")],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_GLOBAL],
+    "results": {"2": "ok"}, "storage": {}},
+   server={"POST /token": signed_in(), "POST /logout": [SESSION_NOT_FOUND]})
+
+sc("sign-out-signed-in-global-user-not-found-removes",
+   "A global sign-out answered user_not_found means the session is already gone: removed, SIGNED_OUT, ok.",
+   [INIT, SIGNED_IN_P, sign_out("global")],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_GLOBAL],
+    "results": {"2": "ok"}, "storage": {}},
+   server={"POST /token": signed_in(),
+           "POST /logout": [err(403, "user_not_found", "User from sub claim in JWT does not exist")]})
+
+sc("sign-out-signed-in-global-expired-refreshes-first",
+   "A global sign-out of an expired signed-in session refreshes first, then revokes with the new token.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), sign_out("global")],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "TOKEN_REFRESHED", "SIGNED_OUT"],
+    "requests": [PASSWORD, REFRESH, LOGOUT_GLOBAL], "results": {"3": "ok"}, "storage": {}},
+   server={"POST /token": signed_in(tok("q", issued=3700)), "POST /logout": [no_content()]})
+
+sc("sign-out-signed-in-global-expired-refresh-transient-keeps-session",
+   "A global sign-out of an expired session whose refresh fails transiently returns the retryable error and keeps the session.",
+   [INIT, SIGNED_IN_P, adv(P_EXPIRED_MS), sign_out("global"), adv(30000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD] + [REFRESH] * 8,
+    "results": {"3": "err:retryable_fetch"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(*([E503] * 8)), "POST /logout": [no_content()]})
+
+sc("sign-out-signed-in-removes-verifier-and-user-keys",
+   "A global sign-out also removes the code-verifier and user keys.",
+   [INIT, SIGNED_IN_P, sign_out("global")],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_OUT"], "requests": [PASSWORD, LOGOUT_GLOBAL],
+    "results": {"2": "ok"}, "storage": {}},
+   storage={VERIFIER_KEY: VERIFIER, USER_KEY: compact({"user": USER_OBJ})},
+   server={"POST /token": signed_in(), "POST /logout": [no_content()]})
+
+# PKCE exchange
+
+sc("exchange-code-missing-verifier",
+   "A PKCE code exchange with no stored verifier fails with invalid_input and sends nothing.",
+   [INIT, call("exchange_code", auth_code="auth-code-123")],
+   {"events": ["INITIAL_SESSION"], "requests": [], "results": {"1": "err:invalid_input"},
+    "never": ["SIGNED_IN"], "storage": {}},
+   server={"POST /token": [tok("x")]})
+
+sc("exchange-code-network-error",
+   "A PKCE code exchange that fails on the network returns a retryable error at once and stores no session.",
+   [INIT, call("exchange_code", auth_code="auth-code-123"), adv(5000)],
+   {"events": ["INITIAL_SESSION"], "requests": [PKCE], "results": {"1": "err:retryable_fetch"},
+    "never": ["SIGNED_IN"], "storage": {}},
+   storage={VERIFIER_KEY: VERIFIER}, server={"POST /token": [net(), tok("x")]})
+
+sc("exchange-code-replaces-signed-in-session",
+   "A PKCE code exchange over a signed-in session stores the new session with SIGNED_IN.",
+   [INIT, SIGNED_IN_P, call("exchange_code", auth_code="auth-code-123"), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN", "SIGNED_IN"], "requests": [PASSWORD, PKCE],
+    "results": {"2": "ok:x", "3": "ok:x"}, "never": ["SIGNED_OUT"], "storage": {KEY: "x"}},
+   storage={VERIFIER_KEY: VERIFIER}, server={"POST /token": signed_in(tok("x"))})
+
+# get_user on a signed-in session
+
+sc("get-user-signed-in-ok",
+   "get_user after a sign-in asks /user with the session's token and returns the user.",
+   [INIT, SIGNED_IN_P, GET_USER],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, USER], "results": {"2": "ok"},
+    "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "GET /user": [user_ok()]})
+
+sc("get-user-signed-in-503-not-retried",
+   "A 503 from /user is returned as a retryable error at once, not retried, and the session is kept.",
+   [INIT, SIGNED_IN_P, GET_USER, adv(5000)],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, USER],
+    "results": {"2": "err:retryable_fetch"}, "never": ["SIGNED_OUT"], "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(), "GET /user": [E503, user_ok()]})
+
+sc("get-user-signed-in-other-4xx-returned",
+   "A 401 that is not bad_jwt is returned as an api error without a refresh, and the session is kept.",
+   [INIT, SIGNED_IN_P, GET_USER],
+   {"events": ["INITIAL_SESSION", "SIGNED_IN"], "requests": [PASSWORD, USER],
+    "results": {"2": "err:api:401:no_authorization"}, "never": ["SIGNED_OUT", "TOKEN_REFRESHED"],
+    "storage": {KEY: "p"}},
+   server={"POST /token": signed_in(tok("q")),
+           "GET /user": [err(401, "no_authorization", "This endpoint requires a Bearer token")]})
+
 # ---------------------------------------------------------------- output
 
 def main():
