@@ -24,7 +24,7 @@ use gotrue_session::{
     SessionMachine, SignOutScope, User,
 };
 use gotrue_session_io::{
-    challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
+    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
     SessionStorage, Transport,
 };
 use std::sync::mpsc::{channel, Receiver};
@@ -58,7 +58,7 @@ impl AuthClient {
     /// A client with the built-in ureq transport.
     #[cfg(feature = "ureq")]
     pub fn new(options: ClientOptions, storage: Arc<dyn SessionStorage>) -> Self {
-        let transport = Arc::new(gotrue_session_io::UreqTransport::new(options.request_timeout));
+        let transport = options.default_transport();
         Self::with_transport(options, storage, transport)
     }
 
@@ -68,8 +68,7 @@ impl AuthClient {
         storage: Arc<dyn SessionStorage>,
         transport: Arc<dyn Transport>,
     ) -> Self {
-        let mut machine = SessionMachine::new(options.core_config());
-        machine.seed_jitter(jitter_seed());
+        let machine = options.new_machine();
         let shared = Arc::new(Shared {
             state: Mutex::new(State { machine, pump: Pump::new(storage), shutdown: false, auto_thread: false }),
             progress: Condvar::new(),

@@ -48,6 +48,19 @@ impl ClientOptions {
         }
     }
 
+    /// A machine for these options, its retry jitter seeded from the operating system.
+    pub fn new_machine(&self) -> gotrue_session::SessionMachine {
+        let mut machine = gotrue_session::SessionMachine::new(self.core_config());
+        machine.seed_jitter(crate::jitter_seed());
+        machine
+    }
+
+    /// The built-in transport, with these options' request timeout.
+    #[cfg(feature = "ureq")]
+    pub fn default_transport(&self) -> std::sync::Arc<dyn crate::Transport> {
+        std::sync::Arc::new(crate::UreqTransport::new(self.request_timeout))
+    }
+
     /// The core's configuration.
     pub fn core_config(&self) -> Config {
         let mut cfg = Config::new(self.storage_key.clone(), self.anon_key.clone());

@@ -30,7 +30,7 @@ use gotrue_session::{
     RequestId, Session, SessionMachine, SignOutScope, TransportFailure, User,
 };
 use gotrue_session_io::{
-    challenge_of, entropy, jitter_seed, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
+    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
     SessionStorage, Transport,
 };
 use std::collections::HashMap;
@@ -93,7 +93,7 @@ impl AuthClient {
     /// A client with the built-in ureq transport. Must be called within a tokio runtime.
     #[cfg(feature = "ureq")]
     pub fn new(options: ClientOptions, storage: Arc<dyn SessionStorage>) -> Self {
-        let transport = Arc::new(gotrue_session_io::UreqTransport::new(options.request_timeout));
+        let transport = options.default_transport();
         Self::with_transport(options, storage, transport)
     }
 
@@ -104,8 +104,7 @@ impl AuthClient {
         transport: Arc<dyn Transport>,
     ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut machine = SessionMachine::new(options.core_config());
-        machine.seed_jitter(jitter_seed());
+        let machine = options.new_machine();
         let driver = Driver {
             machine,
             pump: Pump::new(storage),
