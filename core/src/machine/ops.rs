@@ -534,8 +534,8 @@ impl SessionMachine {
                 self.complete(op, result);
             }
             Pending::SetSessionUser { op, access_token, refresh_token, exp } => {
-                match answer.map_err(|f| f.error).and_then(|r| user_value(&r)) {
-                    Ok(OpValue::User(user)) => {
+                match answer.map_err(|f| f.error).and_then(|r| user_answer(&r)) {
+                    Ok(user) => {
                         let expires_in = exp - self.server_now(now).div_euclid(1000);
                         let s = Session {
                             access_token,
@@ -549,7 +549,6 @@ impl SessionMachine {
                         self.replace_session(s.clone(), Some(EventKind::SignedIn));
                         self.complete(op, Ok(OpValue::Session(Some(s))));
                     }
-                    Ok(_) => {}
                     Err(e) => self.complete(op, Err(e)),
                 }
             }
@@ -577,11 +576,15 @@ impl SessionMachine {
     }
 }
 
-fn user_value(resp: &HttpResponse) -> Result<OpValue, AuthError> {
-    parse_user(&resp.body).map(OpValue::User).map_err(|e| {
+fn user_answer(resp: &HttpResponse) -> Result<crate::wire::User, AuthError> {
+    parse_user(&resp.body).map_err(|e| {
         AuthError::new(ErrorKind::InvalidResponse, format!("the /user answer is not a user: {e}"))
             .with_status(resp.status)
     })
+}
+
+fn user_value(resp: &HttpResponse) -> Result<OpValue, AuthError> {
+    user_answer(resp).map(OpValue::User)
 }
 
 fn missing_verifier() -> AuthError {
