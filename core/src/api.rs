@@ -259,8 +259,11 @@ pub enum DiagnosticKind {
     RefreshDiscarded,
     /// Another process stored a session and this machine adopted it.
     AdoptedStoredSession,
-    /// The server's clock differs from the device's by `skew_ms`.
+    /// The server's clock differs from the device's.
     ClockSkew,
+    /// An answer carried the server's diagnostic headers (`sb-auth-session-id`,
+    /// `sb-auth-refresh-token-counter`, `x-sb-error-code`, ...), kept in `server_headers`.
+    ServerHeaders,
 }
 
 /// A report for logs and "why was I logged out" questions. Never carries a secret.
@@ -279,7 +282,9 @@ pub struct Diagnostic {
 }
 
 /// Something the shell must do or deliver, drained with `poll_output`.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// `Debug` never shows a stored value (it holds the tokens): only its length.
+#[derive(Clone, PartialEq)]
 pub enum Output {
     /// Send a request; answer with `handle_response` or `handle_transport_failure`.
     Http(HttpRequest),
@@ -359,4 +364,30 @@ pub enum Reachability {
     Online,
     /// The network is gone: background refresh attempts pause.
     Offline,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Output::Http(r) => f.debug_tuple("Http").field(r).finish(),
+            Output::StorageRead { id, key, exclusive } => {
+                f.debug_struct("StorageRead").field("id", id).field("key", key).field("exclusive", exclusive).finish()
+            }
+            Output::StorageWrite { id, key, value } => f
+                .debug_struct("StorageWrite")
+                .field("id", id)
+                .field("key", key)
+                .field("value", &format_args!("<{} bytes>", value.len()))
+                .finish(),
+            Output::StorageRemove { id, key } => {
+                f.debug_struct("StorageRemove").field("id", id).field("key", key).finish()
+            }
+            Output::StorageUnlock { key } => f.debug_struct("StorageUnlock").field("key", key).finish(),
+            Output::Event(e) => f.debug_tuple("Event").field(e).finish(),
+            Output::Complete { op, result } => {
+                f.debug_struct("Complete").field("op", op).field("result", result).finish()
+            }
+            Output::Diagnostic(d) => f.debug_tuple("Diagnostic").field(d).finish(),
+        }
+    }
 }

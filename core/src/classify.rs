@@ -127,6 +127,33 @@ impl Failure {
     }
 }
 
+/// The headers GoTrue adds to explain a token answer or an error; kept in diagnostics so that
+/// "I was logged out" reports can be explained (POLICY.md section 12).
+pub const DIAGNOSTIC_HEADERS: &[&str] = &[
+    "x-sb-error-code",
+    "sb-auth-session-id",
+    "sb-auth-refresh-token-counter",
+    "sb-auth-refresh-token-reuse",
+    "sb-auth-refresh-token-reuse-cause",
+    "sb-auth-refresh-token-rotated",
+];
+
+/// The diagnostic headers an answer carries, lower-cased, in the order of
+/// [`DIAGNOSTIC_HEADERS`]. Values are capped at 200 bytes (a hostile header cannot flood logs).
+pub fn diagnostic_headers(resp: &HttpResponse) -> Vec<(String, String)> {
+    DIAGNOSTIC_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = resp.header(name)?;
+            let mut end = value.len().min(200);
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            Some(((*name).to_owned(), value[..end].to_owned()))
+        })
+        .collect()
+}
+
 /// The most a `Retry-After` may push a retry (a hostile header must not park the client).
 const MAX_RETRY_AFTER_MS: u64 = 3_600_000;
 
@@ -299,6 +326,26 @@ mod tests {
         assert_eq!(f.error.retry_after_ms, Some(MAX_RETRY_AFTER_MS));
         let f = classify_response(&resp(503, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")], ""), 0);
         assert_eq!(f.error.retry_after_ms, None);
+    }
+
+    #[test]
+    fn diagnostic_headers_are_kept_and_capped() {
+        let long = "x".repeat(500);
+        let r = resp(
+            400,
+            &[
+                ("SB-Auth-Session-Id", "s-1"),
+                ("x-sb-error-code", "refresh_token_already_used"),
+                ("sb-auth-refresh-token-reuse-cause", &long),
+                ("other", "no"),
+            ],
+            "",
+        );
+        let h = diagnostic_headers(&r);
+        assert_eq!(h[0], ("x-sb-error-code".to_owned(), "refresh_token_already_used".to_owned()));
+        assert_eq!(h[1], ("sb-auth-session-id".to_owned(), "s-1".to_owned()));
+        assert_eq!(h[2].1.len(), 200);
+        assert_eq!(h.len(), 3);
     }
 
     #[test]

@@ -517,6 +517,18 @@ impl SessionMachine {
 
     pub(super) fn on_answer(&mut self, now: u64, id: RequestId, answer: Result<HttpResponse, TransportFailure>) {
         let Some(pending) = self.requests.remove(&id) else { return };
+        if let Ok(resp) = &answer {
+            let server_headers = crate::classify::diagnostic_headers(resp);
+            if !server_headers.is_empty() {
+                self.out.push_back(Output::Diagnostic(crate::api::Diagnostic {
+                    kind: crate::api::DiagnosticKind::ServerHeaders,
+                    message: format!("HTTP {} with the server's diagnostic headers", resp.status),
+                    removal: None,
+                    error: None,
+                    server_headers,
+                }));
+            }
+        }
         // One classification for every request; success bodies are parsed per endpoint.
         let answer: Result<HttpResponse, Failure> = match answer {
             Ok(resp) if resp.is_success() => Ok(resp),
