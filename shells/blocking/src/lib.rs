@@ -24,8 +24,8 @@ use gotrue_session::{
     SessionMachine, SignOutScope, User,
 };
 use gotrue_session_io::{
-    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
-    SessionStorage, Transport,
+    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump, SessionStorage,
+    Transport,
 };
 use std::sync::mpsc::{channel, Receiver};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

@@ -30,8 +30,8 @@ use gotrue_session::{
     RequestId, Session, SessionMachine, SignOutScope, TransportFailure, User,
 };
 use gotrue_session_io::{
-    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump,
-    SessionStorage, Transport,
+    challenge_of, entropy, now_ms, session_of, shut_down, user_of, ClientOptions, EventSink, Pump, SessionStorage,
+    Transport,
 };
 use std::collections::HashMap;
 use std::pin::Pin;
