@@ -3,28 +3,38 @@
 //! A simulated world (a key-value store, a virtual clock, requests in flight, another process
 //! sharing the store) drives one `SessionMachine` through random interleavings of app calls,
 //! server answers in any order, storage failures, time jumps, lifecycle and network changes. After
-//! every input (and within the drain of its outputs) the invariants below are checked:
+//! every input (and within the drain of its outputs) these invariants are checked; a failure
+//! names its number:
 //!
 //! 1. storage in sync: when `storage_in_sync()`, the stored session is the machine's view;
 //! 2. a transient answer (transport failure, 5xx, 408, 409, 429, a body that is not GoTrue's, a
 //!    2xx that is not what the protocol promises) never removes a session;
 //! 3. SIGNED_OUT is never emitted twice without a session announced in between, and always follows
-//!    the removal of the stored session (unless another process removed it, or nothing is
-//!    persisted);
-//! 4. at most one refresh request is in flight per refresh token;
-//! 5. after a SIGNED_OUT, no session of the signed-out lineage is written or announced again;
-//! 6. INITIAL_SESSION exactly once, and only the initialization refresh's TOKEN_REFRESHED or
-//!    SIGNED_OUT precede it;
+//!    a StorageRemove of the session key in the same drain (unless another process removed it,
+//!    or nothing is persisted);
+//! 4. at most one refresh request is in flight per refresh token; a refresh request spends the
+//!    session's refresh token (or one the app handed to set_session), never one already rotated;
+//! 5. after a SIGNED_OUT, no session of the signed-out lineage (its refresh token or one issued
+//!    for it, transitively) is written to storage or announced again;
+//! 6. INITIAL_SESSION exactly once, and only TOKEN_REFRESHED or SIGNED_OUT precede it;
 //! 7. every operation completes exactly once (checked at every step, and at the end of a case
 //!    after failing every request and letting time run);
 //! 8. once INITIAL_SESSION is out, the last announced session is the machine's session;
-//! 9. `get_user_with_jwt` never touches the session; `get_session` never answers `null` while the
-//!    machine holds a session;
+//! 9. `get_user_with_jwt` never touches the session; `get_session` never answers `null` while
+//!    the machine holds a session;
 //! 10. no diagnostic or error message carries a token, a password or a PKCE verifier; the machine
-//!     never panics and never spins without the clock moving.
+//!     never panics and never spins without the clock moving;
+//! 11. the store's cross-process lock (exclusive reads) is released exactly once, and is never
+//!     held with no refresh in flight and no timer pending;
+//! 12. with `persist_session` off, the machine touches no storage;
+//! 13. persist before emit: a session is written to storage before the event announcing it, and
+//!     a call answers only a session that was announced.
 //!
-//! `PROPTEST_CASES` overrides the case count (10 000 by default). `SIM_TRACE=1` prints a trace of
-//! every input and output of the failing case (useful with a single failing seed).
+//! Knobs: `PROPTEST_CASES` (10 000 by default); `SIM_TRACE=1` appends every input and output of
+//! a failing case to its message; the `regression_k*` tests at the end reproduce, step by step,
+//! the six bugs this simulation found (all fixed); `SIM_SKIP=5,11`
+//! ignores invariants by number (to look past one bug for the next); the ignored
+//! `coverage_report` test prints what the random cases exercised.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -40,12 +50,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 const START_MS: u64 = 1_767_225_600_000;
 const KEY: &str = "sb-sim-auth-token";
-const VERIFIER_KEY: &str = "sb-sim-auth-token-code-verifier";
 /// More outputs than this for one input, or more timeouts than this at one instant, is a loop.
 const MAX_OUTPUTS_PER_INPUT: usize = 20_000;
 const MAX_TIMEOUTS_PER_ADVANCE: usize = 20_000;
 
 type Check = Result<(), String>;
+
+/// Substrings every token and password the simulation hands out contains (PKCE verifiers, 43
+/// base64url characters, are checked one by one).
+const SECRET_MARKERS: &[&str] = &["eyJhbGci", "rt-sim-", "rt-set-", "pw-secret-", "idtoken-secret-"];
 
 // ---- the case: a machine configuration, what storage holds at start, and actions ------------
 
@@ -76,6 +89,10 @@ struct Setup {
     /// `expires_in` of every token the server issues.
     lifetime_s: i64,
     stored: Stored,
+    /// The first reads fail (a keychain locked before first unlock).
+    init_read_failures: u8,
+    /// Initialize comes after this many actions (calls before it wait for it).
+    init_after: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +214,11 @@ enum Action {
         pick: u16,
         ans: Ans,
     },
+    /// Answer a pending `GET /user` (the suspicions of POLICY.md section 5), if any.
+    AnswerUser {
+        pick: u16,
+        ans: Ans,
+    },
     Advance(u64),
     FailStorage {
         op: StoreOp,
@@ -226,8 +248,16 @@ struct Ctx {
     /// A StorageRemove of the session key came out since the last event.
     remove_since_event: bool,
     get_session_null: bool,
-    /// The input answers `refresh_token_already_used` (known bug K5).
+    /// The input answers `refresh_token_already_used`.
     already_used: bool,
+    /// Refresh tokens of the sessions the machine asked storage to hold during this input.
+    written: Vec<String>,
+}
+
+/// A request in flight, with the refresh token it spends (for refresh requests).
+struct Pending {
+    req: HttpRequest,
+    refresh: Option<String>,
 }
 
 struct Sim {
@@ -241,7 +271,7 @@ struct Sim {
     stored_view: Option<Option<(String, String)>>,
     /// Injected failures for the next reads, writes, removals.
     fail: [u32; 3],
-    pending: Vec<HttpRequest>,
+    pending: Vec<Pending>,
     counter: u64,
     /// Every token, password and verifier handed out: none may appear in a message.
     secrets: Vec<String>,
@@ -249,8 +279,15 @@ struct Sim {
     parent: HashMap<String, String>,
     /// Refresh token -> user id.
     user_of: HashMap<String, String>,
-    /// Refresh tokens of signed-out sessions.
-    dead: HashSet<String>,
+    /// Refresh tokens the server rotated in answer to this machine's requests.
+    spent: HashSet<String>,
+    /// Refresh tokens of signed-out sessions -> the last operation the app had issued when
+    /// the sign-out happened (for a user sign-out: the sign_out call itself).
+    dead: HashMap<String, OpId>,
+    /// A user sign-out's token, waiting for its sign_out call to complete in the same drain.
+    dead_awaiting_op: Option<String>,
+    /// Refresh token -> the set_session calls it was handed to.
+    set_session_given: HashMap<String, Vec<OpId>>,
     /// Operation -> (name, completions).
     ops: BTreeMap<OpId, (&'static str, u32)>,
     initial_sessions: u32,
@@ -264,14 +301,21 @@ struct Sim {
     other_jwts: HashSet<String>,
     /// Cross-process locks taken by exclusive reads and not yet released.
     locks: u32,
+    /// Invariants `SIM_SKIP` turns off.
     skip: HashSet<u8>,
-    /// `SIM_STRICT=1`: no allowance for the known bugs (see `KNOWN BUGS` below).
-    strict: bool,
     foreground: bool,
     online: bool,
-    /// Refresh tokens handed to set_session calls that have not completed (known bug K4).
+    /// Refresh tokens handed to set_session calls that have not completed.
     set_session_tokens: HashMap<OpId, String>,
     trace: Option<Vec<String>>,
+    /// Every event, in order.
+    events_seen: Vec<EventKind>,
+    /// Storage reads, writes and removals the machine asked for.
+    storage_ops: [u32; 3],
+    /// How each operation ended: `Ok` or the error kind.
+    results: HashMap<OpId, Result<(), ErrorKind>>,
+    /// What happened, counted, for `coverage_report`.
+    stats: Option<BTreeMap<String, u64>>,
     step: usize,
 }
 
@@ -331,7 +375,10 @@ impl Sim {
             secrets: Vec::new(),
             parent: HashMap::new(),
             user_of: HashMap::new(),
-            dead: HashSet::new(),
+            spent: HashSet::new(),
+            dead: HashMap::new(),
+            dead_awaiting_op: None,
+            set_session_given: HashMap::new(),
             ops: BTreeMap::new(),
             initial_sessions: 0,
             sessionless: false,
@@ -345,11 +392,14 @@ impl Sim {
                 .split(',')
                 .filter_map(|n| n.trim().parse().ok())
                 .collect(),
-            strict: std::env::var("SIM_STRICT").is_ok_and(|v| v == "1"),
             foreground: true,
             online: true,
             set_session_tokens: HashMap::new(),
             trace: trace_enabled().then(Vec::new),
+            stats: None,
+            events_seen: Vec::new(),
+            storage_ops: [0; 3],
+            results: HashMap::new(),
             step: 0,
         };
         let value = match setup.stored {
@@ -364,6 +414,13 @@ impl Sim {
             sim.ext_dirty = true;
         }
         sim
+    }
+
+    /// Counts something for the coverage report (only when one is being made).
+    fn count(&mut self, what: impl FnOnce() -> String) {
+        if let Some(stats) = &mut self.stats {
+            *stats.entry(what()).or_default() += 1;
+        }
     }
 
     fn log(&mut self, line: impl FnOnce() -> String) {
@@ -441,11 +498,16 @@ impl Sim {
         self.store.remove(key);
     }
 
-    fn is_dead(&self, refresh: &str) -> bool {
+    /// Whether writing or announcing a session with `refresh` resurrects a signed-out lineage:
+    /// walking up from `refresh`, a signed-out token is reached before any set_session call
+    /// issued after that sign-out (an app handing tokens back explicitly is a new sign-in).
+    fn resurrects(&mut self, refresh: &str) -> bool {
+        let mut given: Vec<OpId> = Vec::new();
         let mut t = refresh;
-        for _ in 0..10_000 {
-            if self.dead.contains(t) {
-                return true;
+        for _ in 0..100_000 {
+            given.extend(self.set_session_given.get(t).into_iter().flatten());
+            if let Some(watermark) = self.dead.get(t) {
+                return !given.iter().any(|op| op > watermark);
             }
             match self.parent.get(t) {
                 Some(p) => t = p,
@@ -455,22 +517,11 @@ impl Sim {
         false
     }
 
-    /// Whether writing or announcing a session with `refresh` resurrects a signed-out lineage.
-    /// Known bug K4: a set_session in flight when the session is signed out still commits the
-    /// tokens it was given, even the signed-out ones; allowed unless SIM_STRICT=1.
-    fn resurrects(&mut self, refresh: &str) -> bool {
-        if !self.is_dead(refresh) {
-            return false;
-        }
-        if !self.strict && self.set_session_tokens.values().any(|t| t == refresh) {
-            self.dead.remove(refresh);
-            return false;
-        }
-        true
-    }
-
     fn check_secret(&self, text: &str, what: &str) -> Check {
-        match self.secrets.iter().find(|s| text.contains(s.as_str())) {
+        // Every secret but a PKCE verifier carries one of these markers: scan only when one shows.
+        let marked = SECRET_MARKERS.iter().any(|m| text.contains(m));
+        let mut candidates = self.secrets.iter().filter(|s| marked || s.len() == 43);
+        match candidates.find(|s| text.contains(s.as_str())) {
             Some(s) => self.violation(10, format!("a secret ({}…) appears in {what}: {text:?}", &s[..6])),
             None => Ok(()),
         }
@@ -512,8 +563,21 @@ impl Sim {
         match out {
             Output::Http(req) => {
                 self.log(|| format!("  -> {} {} {:?} #{}", req.method.as_str(), req.path, req.query, req.id.0));
-                if let Some(rt) = refresh_token_of(&req) {
-                    if self.pending.iter().any(|p| refresh_token_of(p).as_deref() == Some(rt.as_str())) {
+                let refresh = refresh_token_of(&req);
+                if let Some(rt) = &refresh {
+                    // A token the app handed to set_session is the app's choice, spent or not.
+                    let given = self.set_session_given.contains_key(rt);
+                    if self.spent.contains(rt) && !given {
+                        self.violation(4, format!("a refresh request spends {rt} again after it was rotated"))?;
+                    }
+                    let current = self.m.session().is_some_and(|s| s.refresh_token == *rt);
+                    if !current && !given {
+                        self.violation(
+                            4,
+                            format!("a refresh request spends {rt}, neither the session's token nor one the app gave"),
+                        )?;
+                    }
+                    if self.pending.iter().any(|p| p.refresh.as_ref() == Some(rt)) {
                         self.violation(
                             4,
                             format!(
@@ -522,9 +586,13 @@ impl Sim {
                         )?;
                     }
                 }
-                self.pending.push(req);
+                self.pending.push(Pending { req, refresh });
             }
             Output::StorageRead { id, key, exclusive } => {
+                self.storage_ops[StoreOp::Read as usize] += 1;
+                if !self.persist {
+                    self.violation(12, format!("persist_session is off but the machine reads {key}"))?;
+                }
                 if exclusive {
                     self.locks += 1;
                 }
@@ -537,6 +605,10 @@ impl Sim {
                 self.m.handle_storage_read(now, id, result);
             }
             Output::StorageWrite { id, key, value } => {
+                self.storage_ops[StoreOp::Write as usize] += 1;
+                if !self.persist {
+                    self.violation(12, format!("persist_session is off but the machine writes {key}"))?;
+                }
                 if key == KEY {
                     let Some((_, refresh)) = tokens_of(&value) else {
                         return Err(self.fail_msg("the machine wrote a session value that is not a session"));
@@ -547,6 +619,7 @@ impl Sim {
                             format!("a session of a signed-out lineage is written back to storage ({refresh})"),
                         )?;
                     }
+                    ctx.written.push(refresh);
                 }
                 let result = if self.take_fail(StoreOp::Write) {
                     Err(StorageFailure::new("injected write failure"))
@@ -562,6 +635,10 @@ impl Sim {
                 self.m.handle_storage_done(now, id, result);
             }
             Output::StorageRemove { id, key } => {
+                self.storage_ops[StoreOp::Remove as usize] += 1;
+                if !self.persist {
+                    self.violation(12, format!("persist_session is off but the machine removes {key}"))?;
+                }
                 if key == KEY {
                     ctx.remove_since_event = true;
                 }
@@ -594,6 +671,16 @@ impl Sim {
                 entry.1 += 1;
                 let (name, count) = *entry;
                 self.set_session_tokens.remove(&op);
+                self.results.insert(op, result.as_ref().map(drop).map_err(|e| e.kind));
+                if name == "sign_out" {
+                    if let Some(t) = self.dead_awaiting_op.take() {
+                        self.dead.insert(t, op);
+                    }
+                }
+                self.count(|| match &result {
+                    Ok(_) => format!("complete {name} ok"),
+                    Err(e) => format!("complete {name} err {}", e.kind),
+                });
                 if count > 1 {
                     self.violation(7, format!("{name} (op {}) completed {count} times", op.0))?;
                 }
@@ -603,14 +690,24 @@ impl Sim {
                         self.check_secret(&e.to_string(), "an error's Display")?;
                     }
                     Ok(OpValue::Session(None)) if name == "get_session" => ctx.get_session_null = true,
+                    Ok(OpValue::Session(Some(s))) if self.announced.as_ref().is_none_or(|a| a.1 != s.refresh_token) => {
+                        self.violation(
+                            13,
+                            format!("{name} answered a session ({}) that was never announced", s.refresh_token),
+                        )?;
+                    }
                     Ok(_) => {}
                 }
             }
             Output::Diagnostic(d) => {
                 self.log(|| format!("  diagnostic {:?}: {}", d.kind, d.message));
+                self.count(|| format!("diagnostic {:?}", d.kind));
                 self.check_secret(&d.message, "a diagnostic message")?;
                 if let Some(e) = &d.error {
                     self.check_secret(&e.message, "a diagnostic's error message")?;
+                }
+                for (name, value) in &d.server_headers {
+                    self.check_secret(value, &format!("a diagnostic's {name} header"))?;
                 }
             }
         }
@@ -628,6 +725,13 @@ impl Sim {
         });
         ctx.events += 1;
         let kind = e.kind;
+        self.events_seen.push(kind);
+        self.count(|| match e.reason {
+            Some(r) => format!("event {} {}", kind.as_str(), r.as_str()),
+            None if kind == EventKind::InitialSession && e.session.is_none() => "event INITIAL_SESSION null".into(),
+            None if e.expired => format!("event {} expired", kind.as_str()),
+            None => format!("event {}", kind.as_str()),
+        });
         if kind == EventKind::InitialSession {
             self.initial_sessions += 1;
             ctx.initial_here = true;
@@ -635,12 +739,7 @@ impl Sim {
                 self.violation(6, "INITIAL_SESSION emitted twice".to_owned())?;
             }
         } else if self.initial_sessions == 0 && !matches!(kind, EventKind::TokenRefreshed | EventKind::SignedOut) {
-            // Known bug K5: the re-read after refresh_token_already_used during initialization
-            // adopts another user's session with SIGNED_IN before INITIAL_SESSION.
-            let k5 = !self.strict && kind == EventKind::SignedIn && ctx.already_used;
-            if !k5 {
-                self.violation(6, format!("{} before INITIAL_SESSION", kind.as_str()))?;
-            }
+            self.violation(6, format!("{} before INITIAL_SESSION", kind.as_str()))?;
         }
         match kind {
             EventKind::SignedOut => {
@@ -678,7 +777,11 @@ impl Sim {
                     }
                 }
                 if let Some((_, refresh)) = self.announced.take().or_else(|| ctx.session_before.clone()) {
-                    self.dead.insert(refresh);
+                    let last_op = self.ops.keys().next_back().copied().unwrap_or(OpId(0));
+                    if reason == Some(RemovalReason::UserSignOut) {
+                        self.dead_awaiting_op = Some(refresh.clone());
+                    }
+                    self.dead.insert(refresh, last_op);
                 }
                 self.sessionless = true;
             }
@@ -696,6 +799,14 @@ impl Sim {
                         format!("{} for a session of a signed-out lineage ({})", kind.as_str(), s.refresh_token),
                     )?;
                 }
+                // Persist before emit: storage holds the session, or a write of it came out first.
+                let stored = matches!(&self.stored_view, Some(Some((_, r))) if *r == s.refresh_token);
+                if self.persist && !stored && !ctx.written.contains(&s.refresh_token) {
+                    self.violation(
+                        13,
+                        format!("{} for a session ({}) not written to storage first", kind.as_str(), s.refresh_token),
+                    )?;
+                }
                 self.announced = Some((s.access_token.clone(), s.refresh_token.clone()));
                 self.sessionless = false;
             }
@@ -707,6 +818,7 @@ impl Sim {
     /// The checks that look at the state after a whole input.
     fn after_input(&mut self, ctx: &mut Ctx) -> Check {
         self.drain(ctx)?;
+        self.dead_awaiting_op = None;
         if self.persist {
             let matches = match (&self.stored_view, self.m.session()) {
                 (None, None) => true,
@@ -740,13 +852,7 @@ impl Sim {
         if ctx.get_session_null && ctx.session_before.is_some() && self.m.session().is_some() {
             self.violation(9, "get_session answered null while the machine holds a session".to_owned())?;
         }
-        // Known bug K1: a refresh paused offline or in the background keeps its lock.
-        let paused = !self.foreground || !self.online;
-        if self.locks > 0
-            && !self.pending.iter().any(|r| refresh_token_of(r).is_some())
-            && self.m.poll_timeout().is_none()
-            && (self.strict || !paused)
-        {
+        if self.locks > 0 && !self.pending.iter().any(|p| p.refresh.is_some()) && self.m.poll_timeout().is_none() {
             self.violation(
                 11,
                 format!(
@@ -776,6 +882,7 @@ impl Sim {
             self.violation(7, format!("operation id {op:?} handed out twice"))?;
         }
         if let Some(t) = given {
+            self.set_session_given.entry(t.clone()).or_default().push(op);
             self.set_session_tokens.insert(op, t);
         }
         self.after_input(&mut ctx)?;
@@ -784,11 +891,15 @@ impl Sim {
 
     /// Answers the pending request at `i`.
     fn answer(&mut self, i: usize, ans: Ans) -> Check {
-        let req = self.pending.remove(i);
+        let req = self.pending.remove(i).req;
         let mut ctx = self.ctx();
         ctx.transient = ans.is_transient() || (matches!(ans, Ans::OkGarbage(_)) && req.path != "/logout");
         ctx.jwt_probe = req.bearer().is_some_and(|b| self.other_jwts.contains(b));
         ctx.already_used = ans == Ans::RefreshTokenAlreadyUsed;
+        self.count(|| {
+            let what = format!("{ans:?}");
+            format!("answer {} {}", req.path, what.split(['(', ' ']).next().unwrap_or_default())
+        });
         self.log(|| format!("answer #{} {} {:?} with {ans:?}", req.id.0, req.path, req.query));
         let now = self.now;
         match self.response(&req, ans) {
@@ -799,7 +910,7 @@ impl Sim {
     }
 
     fn answer_with(&mut self, i: usize, resp: HttpResponse) -> Check {
-        let req = self.pending.remove(i);
+        let req = self.pending.remove(i).req;
         let mut ctx = self.ctx();
         self.m.handle_response(self.now, req.id, resp);
         self.after_input(&mut ctx)
@@ -867,9 +978,7 @@ impl Sim {
         }
         self.log(|| format!("other process: {change:?}"));
         self.ext_dirty = true;
-        // Known bug K2: with persist_session off the machine still reads (and adopts) storage on
-        // handle_storage_changed; the simulation does not tell it unless SIM_STRICT=1.
-        if notify && (self.persist || self.strict) {
+        if notify {
             self.plain_input("storage changed", |m, now| m.handle_storage_changed(now))?;
         }
         Ok(())
@@ -884,6 +993,8 @@ impl Sim {
                 headers: vec![
                     ("content-type".into(), "application/json".into()),
                     ("x-supabase-api-version".into(), "2024-01-01".into()),
+                    ("x-sb-error-code".into(), code.into()),
+                    ("sb-auth-session-id".into(), "6f1c2e0a-sim".into()),
                 ],
                 body: json!({ "code": code, "msg": msg }).to_string().into_bytes(),
             }
@@ -903,7 +1014,7 @@ impl Sim {
             }
             Ans::ServerError(n) => {
                 let status = [500, 502, 503, 504][n as usize % 4];
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     gotrue(status, "unexpected_failure", "Unexpected failure")
                 } else {
                     raw(status, "text/plain", "upstream connect error")
@@ -921,7 +1032,12 @@ impl Sim {
             }
             Ans::EmptyBody(n) => raw([400, 401, 403, 404][n as usize % 4], "application/json", ""),
             Ans::RefreshTokenNotFound => gotrue(400, "refresh_token_not_found", "Invalid Refresh Token"),
-            Ans::RefreshTokenAlreadyUsed => gotrue(400, "refresh_token_already_used", "Already Used"),
+            Ans::RefreshTokenAlreadyUsed => {
+                let mut r = gotrue(400, "refresh_token_already_used", "Already Used");
+                r.headers.push(("sb-auth-refresh-token-reuse".into(), "true".into()));
+                r.headers.push(("sb-auth-refresh-token-reuse-cause".into(), "concurrent".into()));
+                r
+            }
             Ans::SessionNotFound => gotrue(403, "session_not_found", "Session from session_id claim does not exist"),
             Ans::BadJwt { expired } => gotrue(
                 401,
@@ -949,10 +1065,14 @@ impl Sim {
             body: body.into_bytes(),
         };
         if let Some(old) = refresh_token_of(req) {
+            self.spent.insert(old.clone());
             let user = self.user_of.get(&old).cloned().unwrap_or_else(|| "user-unknown".to_owned());
             let (body, refresh) = self.session_json(&user, Expiry::Valid);
             self.parent.insert(refresh, old);
-            return ok(200, body);
+            let mut r = ok(200, body);
+            r.headers.push(("sb-auth-refresh-token-counter".into(), self.counter.to_string()));
+            r.headers.push(("sb-auth-refresh-token-rotated".into(), "true".into()));
+            return r;
         }
         match req.path.as_str() {
             "/user" => {
@@ -964,6 +1084,10 @@ impl Sim {
                 ok(200, json!({ "id": sub, "aud": "authenticated", "email": format!("{sub}@example.com") }).to_string())
             }
             "/logout" => ok(204, String::new()),
+            // `/verify` may confirm without a session (an email change, say).
+            "/verify" if self.next().is_multiple_of(4) => {
+                ok(200, json!({ "user": { "id": "user-0", "aud": "authenticated" } }).to_string())
+            }
             _ => {
                 let user = format!("user-{}", self.counter % 3);
                 ok(200, self.session_json(&user, Expiry::Valid).0)
@@ -1023,7 +1147,7 @@ impl Sim {
                 self.secrets.push(password.clone());
                 vec![Command::SignInWithPassword { email: Some("ada@example.com".into()), phone: None, password }]
             }
-            Cmd::Anonymous => vec![Command::SignInAnonymously { data: (n % 2 == 0).then(|| json!({ "n": n })) }],
+            Cmd::Anonymous => vec![Command::SignInAnonymously { data: n.is_multiple_of(2).then(|| json!({ "n": n })) }],
             Cmd::IdToken => {
                 let token = format!("idtoken-secret-{n:06}");
                 self.secrets.push(token.clone());
@@ -1064,6 +1188,13 @@ impl Sim {
                     self.answer(i, ans)?;
                 }
             }
+            Action::AnswerUser { pick, ans } => {
+                let users: Vec<usize> =
+                    self.pending.iter().enumerate().filter(|(_, p)| p.req.path == "/user").map(|(i, _)| i).collect();
+                if !users.is_empty() {
+                    self.answer(users[pick as usize % users.len()], ans)?;
+                }
+            }
             Action::Advance(ms) => self.advance(ms)?,
             Action::FailStorage { op, times } => self.fail[op as usize] += u32::from(times),
             Action::External { change, notify } => self.external(change, notify)?,
@@ -1099,6 +1230,9 @@ impl Sim {
         }
         for _ in 0..6 {
             self.fail_all_pending()?;
+            if self.all_done(initialized) {
+                break;
+            }
             let target = self.now + 600_000;
             while let Some(t) = self.m.poll_timeout().filter(|t| *t <= target) {
                 self.now = self.now.max(t);
@@ -1107,7 +1241,6 @@ impl Sim {
             }
             self.now = target;
         }
-        self.fail_all_pending()?;
         let open: Vec<String> = self
             .ops
             .iter()
@@ -1121,6 +1254,10 @@ impl Sim {
             self.violation(6, "initialize was called but INITIAL_SESSION never came".to_owned())?;
         }
         Ok(())
+    }
+
+    fn all_done(&self, initialized: bool) -> bool {
+        self.ops.values().all(|(_, n)| *n > 0) && (!initialized || self.initial_sessions > 0)
     }
 
     fn fail_all_pending(&mut self) -> Check {
@@ -1145,15 +1282,26 @@ fn short_result(r: &Result<OpValue, gotrue_session::AuthError>) -> String {
 }
 
 fn run_case(setup: &Setup, actions: &[Action]) -> Check {
-    let mut sim = Sim::new(setup);
-    sim.command(Command::Initialize)?;
-    sim.settle_until(sim.now)?;
+    run_case_with(Sim::new(setup), setup, actions).map(drop)
+}
+
+fn run_case_with(mut sim: Sim, setup: &Setup, actions: &[Action]) -> Result<Sim, String> {
+    sim.fail[StoreOp::Read as usize] = u32::from(setup.init_read_failures);
+    let init_at = usize::from(setup.init_after).min(actions.len());
     for (i, a) in actions.iter().enumerate() {
+        if i == init_at {
+            sim.command(Command::Initialize)?;
+            sim.settle_until(sim.now)?;
+        }
         sim.step = i + 1;
         sim.log(|| format!("-- step {} {a:?}", i + 1));
         sim.act(*a)?;
     }
-    sim.finish(true)
+    if init_at == actions.len() {
+        sim.command(Command::Initialize)?;
+    }
+    sim.finish(true)?;
+    Ok(sim)
 }
 
 // ---- strategies -------------------------------------------------------------------------------
@@ -1166,6 +1314,8 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
         prop::option::weighted(0.3, any::<u64>()),
         prop_oneof![6 => Just(0i64), 1 => Just(120i64), 1 => Just(-120i64), 1 => -30i64..30],
         prop_oneof![5 => Just(3600i64), 2 => Just(600i64), 2 => Just(120i64)],
+        prop_oneof![16 => Just(0u8), 3 => Just(1u8), 1 => Just(2u8)],
+        prop_oneof![8 => Just(0u8), 2 => 1u8..5],
         prop_oneof![
             3 => Just(Stored::Empty),
             3 => Just(Stored::Valid),
@@ -1174,15 +1324,29 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
             1 => Just(Stored::Garbage),
         ],
     )
-        .prop_map(|(persist, auto_refresh, policy, jitter_seed, skew_s, lifetime_s, stored)| Setup {
-            persist,
-            auto_refresh,
-            policy,
-            jitter_seed,
-            skew_s,
-            lifetime_s,
-            stored,
-        })
+        .prop_map(
+            |(
+                persist,
+                auto_refresh,
+                policy,
+                jitter_seed,
+                skew_s,
+                lifetime_s,
+                init_read_failures,
+                init_after,
+                stored,
+            )| Setup {
+                persist,
+                auto_refresh,
+                policy,
+                jitter_seed,
+                skew_s,
+                lifetime_s,
+                stored,
+                init_read_failures,
+                init_after,
+            },
+        )
 }
 
 /// Draws from the bits of one random number. Generating actions from plain `u64`s (rather than
@@ -1275,8 +1439,18 @@ impl Bits {
     }
 
     fn action(&mut self) -> Action {
-        match self.weighted(&[35, 30, 6, 5, 3, 4, 5, 2, 2, 2]) {
+        match self.weighted(&[35, 30, 6, 5, 3, 4, 5, 2, 2, 2, 4]) {
             0 => Action::Answer { pick: self.below(1 << 16) as u16, ans: self.ans() },
+            10 => {
+                let pick = self.below(1 << 16) as u16;
+                let ans = match self.weighted(&[3, 2, 2, 1]) {
+                    0 => Ans::SessionNotFound,
+                    1 => Ans::BadJwt { expired: self.bool() },
+                    2 => Ans::Ok,
+                    _ => Ans::Transport,
+                };
+                Action::AnswerUser { pick, ans }
+            }
             1 => Action::Cmd(self.cmd()),
             2 => Action::Advance(self.below(2_000)),
             3 => Action::Advance(2_000 + self.below(118_000)),
@@ -1310,7 +1484,7 @@ proptest! {
         setup in setup_strategy(),
         actions in actions_strategy(),
     ) {
-        if std::env::var("SIM_NORUN").is_err() { run_case(&setup, &actions).map_err(TestCaseError::fail)?; }
+        run_case(&setup, &actions).map_err(TestCaseError::fail)?;
     }
 }
 
@@ -1325,6 +1499,8 @@ fn setup(stored: Stored) -> Setup {
         skew_s: 0,
         lifetime_s: 3600,
         stored,
+        init_read_failures: 0,
+        init_after: 0,
     }
 }
 
@@ -1337,8 +1513,10 @@ fn ok(c: Check) {
 /// Index of the only pending request whose path is `path` (and, for `/token`, whose grant is
 /// `grant`).
 fn pending_index(sim: &Sim, path: &str) -> usize {
-    let found: Vec<usize> = sim.pending.iter().enumerate().filter(|(_, r)| r.path == path).map(|(i, _)| i).collect();
-    assert_eq!(found.len(), 1, "expected one pending {path}, have {:?}", sim.pending);
+    let found: Vec<usize> =
+        sim.pending.iter().enumerate().filter(|(_, p)| p.req.path == path).map(|(i, _)| i).collect();
+    let all: Vec<&str> = sim.pending.iter().map(|p| p.req.path.as_str()).collect();
+    assert_eq!(found.len(), 1, "expected one pending {path}, have {all:?}");
     found[0]
 }
 
@@ -1377,7 +1555,7 @@ fn a_hundred_concurrent_get_session_calls_make_one_refresh_request() {
     sim.m.set_auto_refresh(sim.now, false);
     ok(sim.advance(3_600_000 - 30_000));
     let ops: Vec<OpId> = (0..100).map(|_| sim.command(Command::GetSession).expect("get_session")).collect();
-    let refreshes = sim.pending.iter().filter(|r| refresh_token_of(r).is_some()).count();
+    let refreshes = sim.pending.iter().filter(|p| p.refresh.is_some()).count();
     assert_eq!(refreshes, 1, "100 concurrent get_session calls must share one refresh");
     let i = pending_index(&sim, "/token");
     ok(sim.answer(i, Ans::Ok));
@@ -1405,7 +1583,7 @@ fn a_storm_of_transient_answers_never_signs_out_an_expired_session() {
         Ans::EmptyBody(0),
     ];
     for round in 0..40 {
-        if let Some(i) = sim.pending.iter().position(|r| refresh_token_of(r).is_some()) {
+        if let Some(i) = sim.pending.iter().position(|p| p.refresh.is_some()) {
             ok(sim.answer(i, storm[round % storm.len()]));
         }
         if round % 5 == 0 {
@@ -1513,8 +1691,8 @@ fn get_user_with_jwt_never_touches_the_session_whatever_it_answers() {
 }
 
 #[test]
-fn an_answer_with_a_custom_error_shape_is_classified_like_its_peers() {
-    // A 400 whose body is a GoTrue error without the version header, coded in error_code.
+fn a_legacy_coded_refresh_rejection_signs_out_an_expired_session_once_at_start() {
+    // No version header: the code comes from `error_code` (the body's numeric `code` is the status).
     let mut sim = initialized(Stored::Expired);
     let i = pending_index(&sim, "/token");
     let resp = HttpResponse {
@@ -1523,13 +1701,165 @@ fn an_answer_with_a_custom_error_shape_is_classified_like_its_peers() {
         body: br#"{"code":400,"error_code":"refresh_token_not_found","msg":"Invalid Refresh Token"}"#.to_vec(),
     };
     ok(sim.answer_with(i, resp));
-    assert!(sim.m.session().is_none(), "an expired session whose refresh token is gone is removed");
-    assert_eq!(sim.initial_sessions, 1);
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    assert_eq!(sim.events_seen, [EventKind::SignedOut, EventKind::InitialSession]);
     ok(sim.finish(true));
-    // The error kind the app sees for get_session afterwards: no session, no error.
-    let mut sim2 = initialized(Stored::Empty);
-    let op = sim2.command(Command::GetUser).expect("get_user");
-    assert_eq!(completions(&sim2, op), 1);
-    let _ = ErrorKind::SessionMissing;
-    ok(sim2.finish(true));
+}
+
+#[test]
+fn an_offline_start_with_an_expired_session_keeps_it_and_retries_in_the_background() {
+    let mut sim = initialized(Stored::Expired);
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Transport));
+    assert_eq!(sim.events_seen, [EventKind::InitialSession], "INITIAL_SESSION after the first failed attempt");
+    assert!(sim.m.session().is_some(), "the expired session is kept");
+    let get = sim.command(Command::GetSession).expect("get_session");
+    // The burst goes on: every attempt fails until the network comes back.
+    for _ in 0..20 {
+        ok(sim.advance(2_000));
+        if let Some(i) = sim.pending.iter().position(|p| p.refresh.is_some()) {
+            ok(sim.answer(i, Ans::Transport));
+        }
+    }
+    assert_eq!(sim.results.get(&get), Some(&Err(ErrorKind::RetryableFetch)), "an error, never null");
+    assert!(sim.m.session().is_some());
+    ok(sim.act(Action::Online(true)));
+    let again = sim.command(Command::GetSession).expect("get_session");
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Ok));
+    assert_eq!(sim.results.get(&again), Some(&Ok(())));
+    assert_eq!(sim.events_seen.last(), Some(&EventKind::TokenRefreshed));
+    ok(sim.finish(true));
+}
+
+// ---- regressions: the bugs this simulation found, step by step (all fixed) -----------------
+//
+// Each test failed on the machine before its fix; the comment says what went wrong.
+
+/// K1. Sequence: auto refresh on, a stored session 30 s before its margin; the auto-refresh timer
+/// fires (exclusive read: the store's cross-process lock is taken, then `POST /token`); the
+/// request fails with a transport error (retry in 200 ms); the app goes to the background; the
+/// retry timer fires and the flight, with nobody waiting, pauses. The lock stays held with no
+/// request in flight and no timer: another process sharing the store (an app extension, a
+/// second tab) cannot refresh until this app comes back to the foreground (or online). Fixed: a paused
+/// flight releases the lock.
+#[test]
+fn regression_k1_a_paused_refresh_keeps_the_cross_process_lock() {
+    let mut sim = Sim::new(&Setup { lifetime_s: 120, ..setup(Stored::Valid) });
+    ok(sim.command(Command::Initialize).map(drop));
+    ok(sim.advance(30_000));
+    assert_eq!(sim.locks, 1, "the auto refresh reads under the lock");
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Transport));
+    ok(sim.act(Action::Foreground(false)));
+    ok(sim.advance(1_000));
+    assert!(sim.pending.is_empty() && sim.m.poll_timeout().is_none(), "the refresh is paused");
+    assert_eq!(sim.locks, 0, "the store lock is still held by a paused refresh");
+}
+
+/// K2. `persist_session: false` means memory only, "no storage reads or writes" (Config docs),
+/// yet `handle_storage_changed` reads the session key and adopts what it finds. Sequence:
+/// memory-only machine, initialize (nothing read: correct); something stores a session under the
+/// same key; `handle_storage_changed` -> StorageRead, SIGNED_IN with that session;
+/// `sign_out(local)` -> SIGNED_OUT (storage untouched: memory only); `handle_storage_changed`
+/// again -> SIGNED_IN with the very session the user just signed out of.
+#[test]
+fn regression_k2_a_memory_only_machine_adopts_storage_and_resurrects_a_signed_out_session() {
+    let mut sim = Sim::new(&Setup { persist: false, ..setup(Stored::Empty) });
+    sim.skip = [5, 12].into_iter().collect();
+    ok(sim.command(Command::Initialize).map(drop));
+    let (value, _) = sim.session_json("user-0", Expiry::Valid);
+    sim.put(KEY, value);
+    ok(sim.plain_input("storage changed", |m, now| m.handle_storage_changed(now)));
+    ok(sim.command(Command::SignOut(SignOutScope::Local)).map(drop));
+    ok(sim.plain_input("storage changed", |m, now| m.handle_storage_changed(now)));
+    assert!(sim.m.session().is_none(), "the signed-out session was adopted again: {:?}", sim.events_seen);
+    assert_eq!(sim.storage_ops[StoreOp::Read as usize], 0, "a memory-only machine read storage");
+}
+
+/// K3. With `persist_session: false`, `start_pkce` writes the verifier to storage anyway, and
+/// `exchange_code` refuses to read it ("no PKCE code verifier is stored"): a PKCE sign-in can
+/// never complete on a memory-only machine. (Keep the verifier in memory, or read it back.)
+#[test]
+fn regression_k3_pkce_cannot_complete_on_a_memory_only_machine() {
+    let mut sim = Sim::new(&Setup { persist: false, ..setup(Stored::Empty) });
+    ok(sim.command(Command::Initialize).map(drop));
+    let start = sim.command(Command::StartPkce { entropy: vec![7u8; 32], recovery: false }).expect("start_pkce");
+    assert_eq!(sim.results.get(&start), Some(&Ok(())));
+    let exchange = sim.command(Command::ExchangeCode { auth_code: "code-1".into() }).expect("exchange_code");
+    assert_eq!(sim.results.get(&exchange), None, "exchange_code failed at once: {:?}", sim.results.get(&exchange));
+    assert_eq!(pending_index(&sim, "/token"), 0, "the exchange is sent");
+}
+
+/// K4. A set_session still waiting for its `GET /user` when the session is signed out commits
+/// afterwards: sequence: a stored session S; `set_session(S.access_token, S.refresh_token)`
+/// (-> GET /user); `sign_out(local)` (-> StorageRemove, SIGNED_OUT, POST /logout); the /user
+/// answer (200) arrives -> StorageWrite of S's refresh token and SIGNED_IN: the signed-out (and
+/// server-revoked) session is back. The same happens when another process removes the session
+/// while the set_session is in flight. auth-js serializes setSession and signOut under one lock,
+/// so it ends signed out. (Guard the set_session commit with the epoch, like refreshes.)
+#[test]
+fn regression_k4_a_set_session_in_flight_resurrects_a_signed_out_session() {
+    let mut sim = initialized(Stored::Valid);
+    let (access_token, refresh_token) = sim.view().expect("a session");
+    ok(sim.command(Command::SetSession { access_token, refresh_token }).map(drop));
+    ok(sim.command(Command::SignOut(SignOutScope::Local)).map(drop));
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::Ok));
+    assert!(sim.m.session().is_none(), "the signed-out session is the machine's again: {:?}", sim.events_seen);
+    assert!(!sim.store.contains_key(KEY), "the signed-out session is stored again");
+}
+
+/// K5. During initialization (a due stored session, auto refresh on), the refresh is answered
+/// `refresh_token_already_used`; the re-read finds another user's session stored by another
+/// process and adopts it with SIGNED_IN -- before INITIAL_SESSION, which POLICY.md section 7
+/// says comes first (section 6 allows only the initialization refresh's TOKEN_REFRESHED or
+/// SIGNED_OUT before it). Events: [SIGNED_IN, INITIAL_SESSION].
+#[test]
+fn regression_k5_signed_in_before_initial_session() {
+    let mut sim = Sim::new(&setup(Stored::Due));
+    ok(sim.command(Command::Initialize).map(drop));
+    ok(sim.external(Ext::Fresh { same_user: false, expiry: Expiry::Valid }, false));
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::RefreshTokenAlreadyUsed));
+    assert_eq!(sim.events_seen.first(), Some(&EventKind::InitialSession), "events: {:?}", sim.events_seen);
+}
+
+/// K6. POLICY.md section 11: tokens never appear in `Debug` output. `SessionMachine` derives
+/// `Debug`, and its fields hold the refresh token in clear (a refresh flight's `token`, the
+/// cooldown's, the stored value the store owes, a pending `/user` request's token).
+#[test]
+fn regression_k6_the_machine_debug_output_shows_tokens() {
+    let mut sim = initialized(Stored::Valid);
+    let (access, refresh) = sim.view().expect("a session");
+    ok(sim.command(Command::RefreshSession).map(drop));
+    ok(sim.command(Command::GetUser).map(drop));
+    let shown = format!("{:?}", sim.m);
+    assert!(!shown.contains(&refresh), "the refresh token shows in {{:?}} of the machine");
+    assert!(!shown.contains(&access), "the access token shows in {{:?}} of the machine");
+}
+
+#[test]
+#[ignore = "a report, not a check: cargo test -p gotrue-session --test simulation coverage -- --ignored --nocapture"]
+fn coverage_report() {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases, ..config() });
+    let totals = std::cell::RefCell::new(BTreeMap::<String, u64>::new());
+    let result = runner.run(&(setup_strategy(), actions_strategy()), |(setup, actions)| {
+        let mut sim = Sim::new(&setup);
+        sim.stats = Some(BTreeMap::new());
+        let sim = run_case_with(sim, &setup, &actions).map_err(TestCaseError::fail)?;
+        let mut totals = totals.borrow_mut();
+        for (k, v) in sim.stats.unwrap_or_default() {
+            *totals.entry(k).or_default() += v;
+        }
+        Ok(())
+    });
+    for (k, v) in totals.borrow().iter() {
+        println!("{v:>9}  {k}");
+    }
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }

@@ -157,6 +157,7 @@ impl SessionMachine {
         }
         if f.waiters.is_empty() && (!self.online || !self.foreground) {
             self.flights[i].state = FlightState::Paused;
+            self.release_flight_lock(i);
             return;
         }
         let rid = RequestId(self.fresh_id());
@@ -263,6 +264,9 @@ impl SessionMachine {
                     let (early, rest): (Vec<Waiter>, Vec<Waiter>) =
                         std::mem::take(&mut f.waiters).into_iter().partition(|w| w.first_attempt_only);
                     f.waiters = rest;
+                    // Other processes may try meanwhile: holding the store's lock through the
+                    // backoff would only stall them.
+                    self.release_flight_lock(i);
                     for w in early {
                         self.after_refresh(now, w, &Outcome::Failed(failure.error.clone()));
                     }
@@ -328,6 +332,13 @@ impl SessionMachine {
         }
         self.set_cooldown(now, i, error.clone());
         self.finish_flight(now, id, Outcome::Failed(error));
+    }
+
+    /// Releases the store's lock if flight `i` holds it.
+    fn release_flight_lock(&mut self, i: usize) {
+        if std::mem::take(&mut self.flights[i].locked) {
+            self.unlock_session_key();
+        }
     }
 
     fn set_cooldown(&mut self, now: u64, i: usize, error: AuthError) {

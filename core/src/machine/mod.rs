@@ -35,7 +35,8 @@ use store::Store;
 const SKEW_NOISE_MS: i64 = 2_000;
 
 /// The session state machine. See the module documentation.
-#[derive(Debug)]
+///
+/// `Debug` shows the machine's state without any token (POLICY.md section 11).
 pub struct SessionMachine {
     cfg: Config,
     keys: StorageKeys,
@@ -54,6 +55,12 @@ pub struct SessionMachine {
     doomed: Option<(u64, AuthError)>,
     /// Server clock minus device clock, in ms.
     skew_ms: i64,
+    /// Counts removals of the session (sign-outs, revocations, removals by another process): a
+    /// set_session begun before one must not bring a session back after it.
+    removals: u64,
+    /// The PKCE verifier of a memory-only machine (`persist_session` off), and whether its flow
+    /// is a recovery.
+    memory_verifier: Option<(String, bool)>,
     store: Store,
     requests: HashMap<RequestId, Pending>,
     flights: Vec<Flight>,
@@ -62,6 +69,26 @@ pub struct SessionMachine {
     foreground: bool,
     online: bool,
     jitter_state: Option<u64>,
+}
+
+impl std::fmt::Debug for SessionMachine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionMachine")
+            .field("storage_key", &self.cfg.storage_key)
+            .field("phase", &self.phase)
+            .field("session", &self.session)
+            .field("epoch", &self.epoch)
+            .field("doomed_at", &self.doomed.as_ref().map(|(at, _)| *at))
+            .field("skew_ms", &self.skew_ms)
+            .field("storage_in_sync", &self.store.in_sync())
+            .field("requests_in_flight", &self.requests.len())
+            .field("refreshes_in_flight", &self.flights.len())
+            .field("cooling_down", &self.cooldown.is_some())
+            .field("auto_refresh", &self.auto_refresh)
+            .field("foreground", &self.foreground)
+            .field("online", &self.online)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SessionMachine {
@@ -80,6 +107,8 @@ impl SessionMachine {
             epoch: 0,
             doomed: None,
             skew_ms: 0,
+            removals: 0,
+            memory_verifier: None,
             store: Store::default(),
             requests: HashMap::new(),
             flights: Vec::new(),
@@ -157,7 +186,8 @@ impl SessionMachine {
     /// Another process changed the stored session: read it and adopt what it holds.
     pub fn handle_storage_changed(&mut self, now: u64) {
         self.before_input(now);
-        if self.phase == Phase::Ready {
+        // A memory-only machine owns no storage: what another process stores is not its session.
+        if self.phase == Phase::Ready && self.cfg.persist_session {
             self.request_session_read(ops::ReadWaiter::Absorb);
         }
     }
@@ -316,6 +346,7 @@ impl SessionMachine {
     fn remove_session(&mut self, reason: RemovalReason, error: Option<AuthError>) {
         let Some(_) = self.session.take() else { return };
         self.epoch += 1;
+        self.removals += 1;
         self.doomed = None;
         self.cooldown = None;
         self.persist_removal();

@@ -8,7 +8,7 @@ use crate::classify::{classify_response, classify_transport, Class, Failure, Sus
 use crate::config::SessionNotFoundPolicy;
 use crate::error::{AuthError, ErrorKind};
 use crate::http::{HttpRequest, HttpResponse, RequestId, TransportFailure};
-use crate::storage::{parse_stored_session, parse_stored_verifier, serialize_verifier};
+use crate::storage::{parse_stored_session, parse_stored_verifier, serialize_verifier, StoredVerifier};
 use crate::wire::{parse_token_answer, parse_user, Session};
 use crate::{jwt, pkce, requests};
 
@@ -62,7 +62,8 @@ pub(super) enum AfterRefresh {
     /// `/user` raised a suspicion (this error); a refresh decides.
     VerifyUser(AuthError),
     RefreshSession,
-    SetSession,
+    /// set_session, begun when the removal count was this.
+    SetSession(u64),
     SignOut(SignOutScope),
 }
 
@@ -82,6 +83,8 @@ pub(super) enum Pending {
         access_token: String,
         refresh_token: String,
         exp: i64,
+        /// The removal count when set_session began.
+        removals: u64,
     },
     SignIn {
         op: OpId,
@@ -146,7 +149,11 @@ impl SessionMachine {
             }
             Command::StartPkce { entropy, recovery } => match pkce::from_entropy(&entropy) {
                 Ok(p) => {
-                    self.write_aux_key(self.keys.code_verifier.clone(), serialize_verifier(&p.verifier, recovery));
+                    if self.cfg.persist_session {
+                        self.write_aux_key(self.keys.code_verifier.clone(), serialize_verifier(&p.verifier, recovery));
+                    } else {
+                        self.memory_verifier = Some((p.verifier.clone(), recovery));
+                    }
                     self.complete(op, Ok(OpValue::PkceChallenge { challenge: p.challenge, method: "s256" }));
                 }
                 Err(e) => self.complete(op, Err(AuthError::new(ErrorKind::InvalidInput, e.to_string()))),
@@ -155,7 +162,9 @@ impl SessionMachine {
                 if self.cfg.persist_session {
                     self.request_read(ReadKey::CodeVerifier, ReadWaiter::Exchange(op, auth_code));
                 } else {
-                    self.complete(op, Err(missing_verifier()));
+                    let verifier =
+                        self.memory_verifier.take().map(|(verifier, recovery)| StoredVerifier { verifier, recovery });
+                    self.exchange_code(op, &auth_code, verifier);
                 }
             }
         }
@@ -285,17 +294,7 @@ impl SessionMachine {
                     op,
                     Err(AuthError::new(ErrorKind::Storage, format!("could not read the PKCE verifier: {}", e.message))),
                 ),
-                Ok(raw) => match raw.and_then(parse_stored_verifier) {
-                    None => self.complete(op, Err(missing_verifier())),
-                    Some(v) => {
-                        let event = if v.recovery { EventKind::PasswordRecovery } else { EventKind::SignedIn };
-                        self.send(Pending::SignIn { op, event }, |cfg, id| {
-                            requests::pkce_exchange(cfg, id, &code, &v.verifier)
-                        });
-                        // Spent either way: a verifier is good for one exchange.
-                        self.remove_aux_key(self.keys.code_verifier.clone());
-                    }
-                },
+                Ok(raw) => self.exchange_code(op, &code, raw.and_then(parse_stored_verifier)),
             },
         }
     }
@@ -373,17 +372,16 @@ impl SessionMachine {
                 let err = if gone { suspicion.with_kind(ErrorKind::SessionMissing) } else { e };
                 self.complete(op, Err(err));
             }
-            (AfterRefresh::SetSession, Ok(s)) => {
+            (AfterRefresh::SetSession(removals), Ok(s)) => {
                 if self.session.as_ref().is_some_and(|cur| cur.refresh_token == s.refresh_token) {
                     // It was our own session's flight: already committed and announced.
                     self.complete(op, Ok(OpValue::Session(Some(s))));
                 } else {
                     self.observe_server_clock(now, &s);
-                    self.replace_session(s.clone(), Some(EventKind::SignedIn));
-                    self.complete(op, Ok(OpValue::Session(Some(s))));
+                    self.commit_set_session(op, s, removals);
                 }
             }
-            (AfterRefresh::SetSession, Err(e)) => self.complete(op, Err(e)),
+            (AfterRefresh::SetSession(_), Err(e)) => self.complete(op, Err(e)),
             (AfterRefresh::SignOut(scope), Ok(s)) => self.send_logout(Some(op), scope, &s.access_token),
             (AfterRefresh::SignOut(scope), Err(e)) => {
                 if self.session.is_none() && scope == SignOutScope::Global && e.kind != ErrorKind::RefreshDiscarded {
@@ -395,6 +393,17 @@ impl SessionMachine {
                 }
             }
         }
+    }
+
+    /// Sends the code exchange with the verifier of the flow (none: `invalid_input`, no request).
+    fn exchange_code(&mut self, op: OpId, code: &str, verifier: Option<StoredVerifier>) {
+        let Some(v) = verifier else {
+            return self.complete(op, Err(missing_verifier()));
+        };
+        let event = if v.recovery { EventKind::PasswordRecovery } else { EventKind::SignedIn };
+        self.send(Pending::SignIn { op, event }, |cfg, id| requests::pkce_exchange(cfg, id, code, &v.verifier));
+        // Spent either way: a verifier is good for one exchange.
+        self.remove_aux_key(self.keys.code_verifier.clone());
     }
 
     // ---- get_user -------------------------------------------------------------------------
@@ -459,14 +468,29 @@ impl SessionMachine {
         }
         if self.server_now(now) >= exp * 1000 {
             let own = self.session.as_ref().is_some_and(|s| s.refresh_token == refresh_token);
-            let waiter = Waiter { op, then: AfterRefresh::SetSession, first_attempt_only: false };
+            let waiter = Waiter { op, then: AfterRefresh::SetSession(self.removals), first_attempt_only: false };
             self.start_refresh(now, refresh_token, RefreshKind { own, reread: false, verify: false }, Some(waiter));
         } else {
             let req_token = access_token.clone();
-            self.send(Pending::SetSessionUser { op, access_token, refresh_token, exp }, |cfg, id| {
+            let removals = self.removals;
+            self.send(Pending::SetSessionUser { op, access_token, refresh_token, exp, removals }, |cfg, id| {
                 requests::get_user(cfg, id, &req_token)
             });
         }
+    }
+
+    /// Stores and announces set_session's session, unless the user signed out (or the session
+    /// was removed) since set_session began: a late answer never undoes a sign-out.
+    fn commit_set_session(&mut self, op: OpId, s: Session, removals_at_start: u64) {
+        if self.removals != removals_at_start {
+            let e = AuthError::new(
+                ErrorKind::RefreshDiscarded,
+                "the session was signed out while set_session was under way",
+            );
+            return self.complete(op, Err(e));
+        }
+        self.replace_session(s.clone(), Some(EventKind::SignedIn));
+        self.complete(op, Ok(OpValue::Session(Some(s))));
     }
 
     // ---- sign out -------------------------------------------------------------------------
@@ -545,7 +569,7 @@ impl SessionMachine {
                 let result = answer.map_err(|f| f.error).and_then(|resp| user_value(&resp));
                 self.complete(op, result);
             }
-            Pending::SetSessionUser { op, access_token, refresh_token, exp } => {
+            Pending::SetSessionUser { op, access_token, refresh_token, exp, removals } => {
                 match answer.map_err(|f| f.error).and_then(|r| user_answer(&r)) {
                     Ok(user) => {
                         let expires_in = exp - self.server_now(now).div_euclid(1000);
@@ -558,8 +582,7 @@ impl SessionMachine {
                             user: Some(user),
                             extra: Default::default(),
                         };
-                        self.replace_session(s.clone(), Some(EventKind::SignedIn));
-                        self.complete(op, Ok(OpValue::Session(Some(s))));
+                        self.commit_set_session(op, s, removals);
                     }
                     Err(e) => self.complete(op, Err(e)),
                 }

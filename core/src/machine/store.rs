@@ -210,6 +210,7 @@ impl SessionMachine {
             (None, Some(_)) => {
                 self.session = None;
                 self.epoch += 1;
+                self.removals += 1;
                 self.doomed = None;
                 self.cooldown = None;
                 let reason = RemovalReason::RemovedElsewhere;
@@ -219,7 +220,10 @@ impl SessionMachine {
                     None,
                     Some(reason),
                 );
-                self.emit(EventKind::SignedOut, Some(reason), false);
+                // Before INITIAL_SESSION nothing was announced: INITIAL_SESSION will tell.
+                if self.phase == super::ops::Phase::Ready {
+                    self.emit(EventKind::SignedOut, Some(reason), false);
+                }
                 true
             }
             (Some(s), Some(cur)) if s.access_token == cur.access_token && s.refresh_token == cur.refresh_token => false,
@@ -237,7 +241,9 @@ impl SessionMachine {
                 self.epoch += 1;
                 self.doomed = None;
                 self.session = Some(s);
-                self.emit(event, None, false);
+                if self.phase == super::ops::Phase::Ready {
+                    self.emit(event, None, false);
+                }
                 true
             }
         }
