@@ -1,7 +1,7 @@
 //! Sign in, ask who we are, refresh, and sign out with the blocking client.
 //!
 //! Against a real project: `SUPABASE_URL=https://<ref>.supabase.co SUPABASE_ANON_KEY=... \
-//! EMAIL=... PASSWORD=... cargo run -p gotrue-session-blocking --example sign_in`.
+//! EMAIL=... PASSWORD=... cargo run -p gotrue-session-blocking --example blocking_sign_in`.
 //! Without those variables it starts the fake GoTrue server on loopback.
 
 use gotrue_session::SignOutScope;

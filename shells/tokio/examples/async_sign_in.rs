@@ -1,7 +1,7 @@
 //! Sign in, watch events, ask who we are, and sign out with the async client.
 //!
 //! Against a real project: `SUPABASE_URL=https://<ref>.supabase.co SUPABASE_ANON_KEY=... \
-//! EMAIL=... PASSWORD=... cargo run -p gotrue-session-tokio --example sign_in`.
+//! EMAIL=... PASSWORD=... cargo run -p gotrue-session-tokio --example async_sign_in`.
 //! Without those variables it starts the fake GoTrue server on loopback.
 
 use gotrue_session::SignOutScope;
