@@ -18,13 +18,39 @@ const MAX_ROUNDS_PER_INSTANT: u32 = 100_000;
 pub struct Prepared {
     sc: Scenario,
     steps: Vec<Step>,
+    /// The scripted answers per route, built once (a replay only clones bytes).
+    answers: HashMap<String, Vec<Canned>>,
+}
+
+/// A scripted answer ready to deliver: `None` is a connection failure.
+struct Canned {
+    delay_ms: u64,
+    response: Option<HttpResponse>,
+}
+
+impl Canned {
+    fn from(a: &Answer) -> Canned {
+        let response = (!a.network_error).then(|| {
+            let mut headers: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
+            headers.extend(a.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let body = match (&a.raw_body, &a.body) {
+                (Some(raw), _) => raw.clone().into_bytes(),
+                (None, Some(b)) => b.to_string().into_bytes(),
+                (None, None) => Vec::new(),
+            };
+            HttpResponse { status: a.status.unwrap_or(200), headers, body }
+        });
+        Canned { delay_ms: a.delay_ms, response }
+    }
 }
 
 impl Prepared {
     /// Parses the steps of a loaded scenario.
     pub fn new(sc: Scenario) -> Result<Self, String> {
         let steps = sc.steps.iter().enumerate().map(|(i, m)| steps::parse(i, m)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Prepared { sc, steps })
+        let answers =
+            sc.server.iter().map(|(route, list)| (route.clone(), list.iter().map(Canned::from).collect())).collect();
+        Ok(Prepared { sc, steps, answers })
     }
 
     /// The scenario.
@@ -34,7 +60,7 @@ impl Prepared {
 
     /// Replays once, returning the trace lines.
     pub fn run(&self) -> Result<Vec<Value>, String> {
-        let mut r = Replay::new(&self.sc);
+        let mut r = Replay::new(&self.sc, &self.answers);
         for (i, step) in self.steps.iter().enumerate() {
             r.step = i;
             r.apply(step)?;
@@ -56,24 +82,24 @@ struct Replay<'a> {
     step: usize,
     store: BTreeMap<String, String>,
     faults: [u32; 3],
-    queues: HashMap<String, VecDeque<Answer>>,
+    queues: HashMap<&'a str, VecDeque<&'a Canned>>,
     machine: Option<SessionMachine>,
     calls: HashMap<OpId, (String, usize)>,
     due: BinaryHeap<Due>,
-    answers: HashMap<u64, (RequestId, Option<Answer>)>,
+    answers: HashMap<u64, (RequestId, Option<&'a Canned>)>,
     seq: u64,
     trace: Vec<Value>,
 }
 
 impl<'a> Replay<'a> {
-    fn new(sc: &'a Scenario) -> Self {
+    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>) -> Self {
         Replay {
             sc,
             now: sc.start_ms,
             step: 0,
             store: sc.storage.clone(),
             faults: [0; 3],
-            queues: sc.server.iter().map(|(k, v)| (k.clone(), v.iter().cloned().collect())).collect(),
+            queues: canned.iter().map(|(k, v)| (k.as_str(), v.iter().collect())).collect(),
             machine: None,
             calls: HashMap::new(),
             due: BinaryHeap::new(),
@@ -194,22 +220,12 @@ impl<'a> Replay<'a> {
         }
     }
 
-    fn deliver(&mut self, id: RequestId, answer: Option<Answer>) {
+    fn deliver(&mut self, id: RequestId, answer: Option<&Canned>) {
         let now = self.now;
         let Some(m) = self.machine.as_mut() else { return };
-        match answer {
+        match answer.and_then(|a| a.response.as_ref()) {
             None => m.handle_transport_failure(now, id, TransportFailure::new("fetch failed")),
-            Some(a) if a.network_error => m.handle_transport_failure(now, id, TransportFailure::new("fetch failed")),
-            Some(a) => {
-                let mut headers: Vec<(String, String)> = vec![("content-type".into(), "application/json".into())];
-                headers.extend(a.headers.iter().map(|(k, v)| (k.clone(), v.clone())));
-                let body = match (&a.raw_body, &a.body) {
-                    (Some(raw), _) => raw.clone().into_bytes(),
-                    (None, Some(b)) => b.to_string().into_bytes(),
-                    (None, None) => Vec::new(),
-                };
-                m.handle_response(now, id, HttpResponse { status: a.status.unwrap_or(200), headers, body });
-            }
+            Some(resp) => m.handle_response(now, id, resp.clone()),
         }
     }
 
@@ -288,7 +304,7 @@ impl<'a> Replay<'a> {
         let elapsed = self.now - self.sc.start_ms;
         let offline = self.sc.offline_ms.iter().any(|(from, to)| elapsed >= *from && elapsed < *to);
         let route = format!("{} {}", req.method.as_str(), req.path);
-        let answer = if offline { None } else { self.queues.get_mut(&route).and_then(VecDeque::pop_front) };
+        let answer = if offline { None } else { self.queues.get_mut(route.as_str()).and_then(VecDeque::pop_front) };
         let delay = answer.as_ref().map_or(0, |a| a.delay_ms);
         self.seq += 1;
         self.due.push(Reverse((self.now + delay, self.seq, req.id.0)));
@@ -298,6 +314,18 @@ impl<'a> Replay<'a> {
 
 /// `{"access_token", "refresh_token"}` of a stored value, or `{"unparsable": true}`.
 pub fn tokens_of(raw: &str) -> Value {
+    /// Only the two tokens: serde skips the rest (the user object) without building it.
+    #[derive(serde::Deserialize)]
+    struct Tokens {
+        #[serde(default)]
+        access_token: Value,
+        #[serde(default)]
+        refresh_token: Value,
+    }
+    if let Ok(t) = serde_json::from_str::<Tokens>(raw) {
+        return json!({ "access_token": t.access_token, "refresh_token": t.refresh_token });
+    }
+    // Not an object with those fields: JSON of another shape has no tokens; non-JSON is unparsable.
     match serde_json::from_str::<Value>(raw) {
         Ok(v) => json!({
             "access_token": v.get("access_token").cloned().unwrap_or(Value::Null),

@@ -177,21 +177,23 @@ impl SessionMachine {
             self.absorb_stored(raw);
         }
         let Some(i) = self.flight_index(id) else { return };
-        match self.session.clone() {
-            None => self.finish_flight(now, id, Outcome::Failed(AuthError::session_missing())),
-            Some(s) if s.refresh_token != self.flights[i].token => {
-                if !self.is_due(&s, now) {
-                    self.finish_flight(now, id, Outcome::Adopted(s));
-                } else if let Some(j) = self.flights.iter().position(|f| f.token == s.refresh_token) {
-                    let waiters = std::mem::take(&mut self.flights[i].waiters);
-                    self.flights[j].waiters.extend(waiters);
-                    self.finish_flight(now, id, Outcome::Discarded);
-                } else {
-                    self.flights[i].token = s.refresh_token;
-                    self.send_attempt(now, i);
-                }
-            }
-            Some(_) => self.send_attempt(now, i),
+        let Some(s) = self.session.as_ref() else {
+            return self.finish_flight(now, id, Outcome::Failed(AuthError::session_missing()));
+        };
+        if s.refresh_token == self.flights[i].token {
+            return self.send_attempt(now, i);
+        }
+        // Another process stored a different session meanwhile, and it was adopted.
+        if !self.is_due(s, now) {
+            let adopted = s.clone();
+            self.finish_flight(now, id, Outcome::Adopted(adopted));
+        } else if let Some(j) = self.flights.iter().position(|f| f.token == s.refresh_token) {
+            let waiters = std::mem::take(&mut self.flights[i].waiters);
+            self.flights[j].waiters.extend(waiters);
+            self.finish_flight(now, id, Outcome::Discarded);
+        } else {
+            self.flights[i].token = s.refresh_token.clone();
+            self.send_attempt(now, i);
         }
     }
 
@@ -297,10 +299,10 @@ impl SessionMachine {
             self.absorb_stored(raw);
         }
         let Some(i) = self.flight_index(id) else { return };
-        let token = self.flights[i].token.clone();
-        match self.session.clone() {
-            Some(s) if s.refresh_token != token => self.finish_flight(now, id, Outcome::Adopted(s)),
-            _ => {
+        let successor = self.session.as_ref().filter(|s| s.refresh_token != self.flights[i].token).cloned();
+        match successor {
+            Some(s) => self.finish_flight(now, id, Outcome::Adopted(s)),
+            None => {
                 let e = self.flights[i].last_error.take().unwrap_or_else(AuthError::session_missing);
                 self.refresh_rejected(now, i, Class::SessionDead, e);
             }

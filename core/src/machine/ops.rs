@@ -223,20 +223,25 @@ impl SessionMachine {
         };
         match raw.map(parse_stored_session) {
             None => {}
-            Some(Ok(s)) => self.session = Some(s),
+            Some(Ok(s)) => {
+                self.session = Some(s);
+                self.store.known_raw = raw.map(str::to_owned);
+            }
             Some(Err(why)) => {
                 self.diagnose(crate::api::DiagnosticKind::InvalidStoredValue, format!("{why}; removed"), None, None);
                 self.persist_removal();
             }
         }
-        match self.session.clone() {
-            Some(s) if self.auto_refresh && self.is_due(&s, now) => {
+        let due_token =
+            self.session.as_ref().filter(|s| self.auto_refresh && self.is_due(s, now)).map(|s| s.refresh_token.clone());
+        match due_token {
+            Some(token) => {
                 self.phase = Phase::Recovering;
                 let waiter = Waiter { op: OpId(0), then: AfterRefresh::Initialize, first_attempt_only: true };
                 let kind = RefreshKind { own: true, reread: true, verify: false };
-                self.start_refresh(now, s.refresh_token, kind, Some(waiter));
+                self.start_refresh(now, token, kind, Some(waiter));
             }
-            _ => self.finish_init(false, now),
+            None => self.finish_init(false, now),
         }
     }
 
@@ -301,36 +306,36 @@ impl SessionMachine {
 
     /// The session is loaded (and adopted, if another process changed it): go on.
     fn loaded(&mut self, now: u64, op: OpId, then: Then, adopted: bool) {
-        let Some(s) = self.session.clone() else {
+        // Borrow for the decision; clone the session only to hand it to the caller.
+        let Some(s) = self.session.as_ref() else {
             return match then {
                 Then::GetSession => self.complete(op, Ok(OpValue::Session(None))),
                 Then::SignOut(_) => self.complete(op, Ok(OpValue::Done)),
                 Then::GetUser | Then::RefreshSession => self.complete(op, Err(AuthError::session_missing())),
             };
         };
-        let due = self.is_due(&s, now);
+        let (due, expired) = (self.is_due(s, now), self.is_expired(s, now));
+        let (access, refresh) = (s.access_token.clone(), s.refresh_token.clone());
+        let current = |m: &Self| OpValue::Session(m.session.clone());
         let wait = |then: AfterRefresh| Some(Waiter { op, then, first_attempt_only: false });
         let own = RefreshKind { own: true, reread: true, verify: false };
+        // A doomed session is kept until it expires, without a second request sure to fail.
+        let doomed = self.doomed.is_some() && !expired;
         match then {
-            Then::GetSession if !due => self.complete(op, Ok(OpValue::Session(Some(s)))),
-            Then::GetUser if !due => self.send_user(op, s.access_token, None),
-            // A doomed session is kept until it expires, without a second request sure to fail.
-            Then::GetSession | Then::GetUser if self.doomed.is_some() && !self.is_expired(&s, now) => match then {
-                Then::GetUser => self.send_user(op, s.access_token, None),
-                _ => self.complete(op, Ok(OpValue::Session(Some(s)))),
-            },
-            Then::GetSession => self.start_refresh(now, s.refresh_token, own, wait(AfterRefresh::GetSession)),
-            Then::GetUser => self.start_refresh(now, s.refresh_token, own, wait(AfterRefresh::GetUser)),
+            Then::GetSession if !due || doomed => self.complete(op, Ok(current(self))),
+            Then::GetUser if !due || doomed => self.send_user(op, access, None),
+            Then::GetSession => self.start_refresh(now, refresh, own, wait(AfterRefresh::GetSession)),
+            Then::GetUser => self.start_refresh(now, refresh, own, wait(AfterRefresh::GetUser)),
             // Another process just rotated it: that is the refresh the caller asked for.
-            Then::RefreshSession if adopted && !due => self.complete(op, Ok(OpValue::Session(Some(s)))),
+            Then::RefreshSession if adopted && !due => self.complete(op, Ok(current(self))),
             Then::RefreshSession => match &self.doomed {
                 Some((_, e)) => self.complete(op, Err(e.clone())),
-                None => self.start_refresh(now, s.refresh_token, own, wait(AfterRefresh::RefreshSession)),
+                None => self.start_refresh(now, refresh, own, wait(AfterRefresh::RefreshSession)),
             },
-            Then::SignOut(scope) if self.is_expired(&s, now) => {
-                self.start_refresh(now, s.refresh_token, own, wait(AfterRefresh::SignOut(scope)))
+            Then::SignOut(scope) if expired => {
+                self.start_refresh(now, refresh, own, wait(AfterRefresh::SignOut(scope)))
             }
-            Then::SignOut(scope) => self.send_logout(Some(op), scope, &s.access_token),
+            Then::SignOut(scope) => self.send_logout(Some(op), scope, &access),
         }
     }
 
@@ -345,8 +350,12 @@ impl SessionMachine {
                 Err(AuthError::new(ErrorKind::RefreshDiscarded, "the session changed while it was being refreshed"))
             }
         };
-        // The session still usable after a failed refresh: present and not expired.
-        let usable = self.session.clone().filter(|s| !self.is_expired(s, now));
+        // The session still usable after a failed refresh: present and not expired (cloned only
+        // when a failure needs it).
+        let usable = match &fresh {
+            Ok(_) => None,
+            Err(_) => self.session.as_ref().filter(|s| !self.is_expired(s, now)).cloned(),
+        };
         match (w.then, fresh) {
             (AfterRefresh::Initialize, Ok(_)) => self.finish_init(false, now),
             (AfterRefresh::Initialize, Err(_)) => {

@@ -36,6 +36,9 @@ pub(super) struct Store {
     retry_at: Option<u64>,
     backoff_ms: u64,
     reads: Vec<PendingRead>,
+    /// The stored text known to hold exactly the machine's session (last written, or last read
+    /// and adopted): reading it again needs no parse.
+    pub(super) known_raw: Option<String>,
 }
 
 impl Store {
@@ -60,6 +63,7 @@ impl SessionMachine {
             return;
         }
         let value = self.session.as_ref().map(serialize_session);
+        self.store.known_raw.clone_from(&value);
         self.store.desired = Some(value);
         self.issue_session_storage_op();
     }
@@ -70,6 +74,7 @@ impl SessionMachine {
             return;
         }
         self.store.desired = Some(None);
+        self.store.known_raw = None;
         self.issue_session_storage_op();
     }
 
@@ -104,7 +109,11 @@ impl SessionMachine {
         let newest = self.store.in_flight == Some(id);
         match result {
             Ok(()) if newest => {
-                self.store = super::store::Store { reads: std::mem::take(&mut self.store.reads), ..Default::default() };
+                self.store = Store {
+                    reads: std::mem::take(&mut self.store.reads),
+                    known_raw: self.store.known_raw.take(),
+                    ..Default::default()
+                };
             }
             Ok(()) => {}
             Err(e) => {
@@ -191,6 +200,10 @@ impl SessionMachine {
             // Our own write or removal is on its way, or owed: storage is older than our view.
             return false;
         }
+        if self.session.is_some() && raw.is_some() && raw == self.store.known_raw.as_deref() {
+            // Exactly what we wrote or adopted last: nothing changed, nothing to parse.
+            return false;
+        }
         let stored = match raw.map(parse_stored_session) {
             None => None,
             Some(Ok(s)) => Some(s),
@@ -209,6 +222,7 @@ impl SessionMachine {
             (None, None) => false,
             (None, Some(_)) => {
                 self.session = None;
+                self.store.known_raw = None;
                 self.epoch += 1;
                 self.removals += 1;
                 self.doomed = None;
@@ -241,6 +255,7 @@ impl SessionMachine {
                 self.epoch += 1;
                 self.doomed = None;
                 self.session = Some(s);
+                self.store.known_raw = raw.map(str::to_owned);
                 if self.phase == super::ops::Phase::Ready {
                     self.emit(event, None, false);
                 }
