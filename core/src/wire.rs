@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::Arc;
 
 /// A signed-in user, as `GET /user` and token answers carry it. Fields the core does not need
 /// are kept in `extra`, so a session written back to storage loses nothing.
@@ -72,9 +73,10 @@ pub struct Session {
     pub expires_at: i64,
     /// The refresh token.
     pub refresh_token: String,
-    /// The user, when known.
+    /// The user, when known. Shared: a session is copied into every event and result, and the
+    /// user is most of its size.
     #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_user")]
-    pub user: Option<User>,
+    pub user: Option<Arc<User>>,
     /// Every other field (provider tokens, weak_password, ...), unchanged.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -86,9 +88,9 @@ fn bearer() -> String {
 
 /// A stored user that is not a user object (auth-js's "user not available" placeholder, say) is
 /// no reason to lose the session: it reads as "user unknown".
-fn lenient_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<User>, D::Error> {
+fn lenient_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Arc<User>>, D::Error> {
     let v = Option::<Value>::deserialize(d)?;
-    Ok(v.and_then(User::from_json))
+    Ok(v.and_then(User::from_json).map(Arc::new))
 }
 
 /// A short, non-secret label for a token: `#` and the first 6 hex digits of its SHA-256, so
@@ -222,7 +224,7 @@ pub(crate) fn session_from_object(
         (None, _, _) => return Err(TokenAnswerError::Missing("a numeric expires_at")),
     };
     let token_type = map.remove("token_type").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(bearer);
-    let user = map.remove("user").and_then(User::from_json);
+    let user = map.remove("user").and_then(User::from_json).map(Arc::new);
     Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra: map })
 }
 

@@ -85,7 +85,7 @@ impl From<&core::Session> for Session {
             token_type: s.token_type.clone(),
             expires_in: s.expires_in,
             expires_at: s.expires_at,
-            user: s.user.as_ref().map(User::from),
+            user: s.user.as_deref().map(User::from),
             json: core::storage::serialize_session(s),
         }
     }

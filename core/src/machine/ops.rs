@@ -588,7 +588,7 @@ impl SessionMachine {
                             expires_in: Some(expires_in),
                             expires_at: exp,
                             refresh_token,
-                            user: Some(user),
+                            user: Some(std::sync::Arc::new(user)),
                             extra: Default::default(),
                         };
                         self.commit_set_session(op, s, removals);
