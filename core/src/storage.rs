@@ -1,6 +1,6 @@
 //! The stored form of a session: auth-js's keys and JSON, read strictly.
 
-use crate::wire::{session_from_object, Session, TokenAnswerError};
+use crate::wire::{parse_object, session_from_object, Session, TokenAnswerError};
 use serde_json::Value;
 
 /// The storage keys one machine owns.
@@ -42,11 +42,11 @@ pub enum InvalidStoredValue {
 /// Parses a stored session strictly: a JSON object with string `access_token` and
 /// `refresh_token` and a numeric `expires_at`. Anything else is no session.
 pub fn parse_stored_session(raw: &str) -> Result<Session, InvalidStoredValue> {
-    let value: Value = serde_json::from_str(raw).map_err(|_| InvalidStoredValue::NotJson)?;
-    let Value::Object(map) = value else {
-        return Err(InvalidStoredValue::NotObject);
-    };
-    session_from_object(map, None).map_err(|e| match e {
+    let object = parse_object(raw.as_bytes()).map_err(|e| match e {
+        TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
+        TokenAnswerError::Missing(_) => InvalidStoredValue::NotObject,
+    })?;
+    session_from_object(object, None).map_err(|e| match e {
         TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
         TokenAnswerError::Missing(what) => InvalidStoredValue::Missing(what),
     })

@@ -1,52 +1,80 @@
 //! Wire types: the session as GoTrue sends it and auth-js stores it, the user, and error bodies.
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-/// A signed-in user, as `GET /user` and token answers carry it. Fields the core does not need
-/// are kept in `extra`, so a session written back to storage loses nothing.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// A signed-in user, as `GET /user` and token answers carry it. The core reads four fields; the
+/// object itself is kept as the server sent it (`json`), so a session written back to storage
+/// loses nothing, and no tree of its fields is built (a user is most of a session's size).
+#[derive(Clone)]
 pub struct User {
     /// The user's id (a UUID).
     pub id: String,
     /// Email address, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     /// Phone number, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
     /// Whether this is an anonymous user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_anonymous: Option<bool>,
-    /// Every other field, unchanged.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    raw: Box<RawValue>,
 }
 
 impl User {
-    /// A user from a parsed JSON object, moving its fields (no copy, no second parse). `None`
-    /// when it is not an object with a non-empty string `id`, or a known field has the wrong type.
-    pub fn from_json(value: Value) -> Option<User> {
-        let Value::Object(mut map) = value else { return None };
-        let id = match map.remove("id") {
-            Some(Value::String(id)) if !id.is_empty() => id,
-            _ => return None,
-        };
-        let string = |v: Option<Value>| match v {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) => Some(Some(s)),
-            Some(_) => None,
-        };
-        let email = string(map.remove("email"))?;
-        let phone = string(map.remove("phone"))?;
-        let is_anonymous = match map.remove("is_anonymous") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(b),
-            Some(_) => return None,
-        };
-        Some(User { id, email, phone, is_anonymous, extra: map })
+    /// A user from its JSON text. `None` when it is not an object with a non-empty string `id`,
+    /// or a field the core reads has the wrong type.
+    pub fn from_json_text(text: &str) -> Option<User> {
+        let raw = RawValue::from_string(text.to_owned()).ok()?;
+        User::from_raw(raw)
+    }
+
+    fn from_raw(raw: Box<RawValue>) -> Option<User> {
+        /// The fields the core reads; serde skips the others without building them.
+        #[derive(Deserialize)]
+        struct Known {
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            email: Option<String>,
+            #[serde(default)]
+            phone: Option<String>,
+            #[serde(default)]
+            is_anonymous: Option<bool>,
+        }
+        if !raw.get().trim_start().starts_with('{') {
+            return None;
+        }
+        let k: Known = serde_json::from_str(raw.get()).ok()?;
+        let id = k.id.filter(|id| !id.is_empty())?;
+        Some(User { id, email: k.email, phone: k.phone, is_anonymous: k.is_anonymous, raw })
+    }
+
+    /// The user object as the server sent it.
+    pub fn json(&self) -> &str {
+        self.raw.get()
+    }
+}
+
+impl PartialEq for User {
+    fn eq(&self, other: &User) -> bool {
+        self.raw.get() == other.raw.get()
+    }
+}
+
+impl Serialize for User {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<User, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        User::from_raw(raw).ok_or_else(|| serde::de::Error::custom("not a user object with a string id"))
     }
 }
 
@@ -58,16 +86,15 @@ impl fmt::Debug for User {
 
 /// A session: the tokens, when the access token expires, and the user.
 ///
-/// `Debug` shows only short prefixes of the tokens (POLICY.md section 11).
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+/// `Debug` shows tokens as short hashes only (POLICY.md section 11).
+#[derive(Clone, PartialEq, Serialize)]
 pub struct Session {
     /// The access token (a JWT).
     pub access_token: String,
     /// Always `bearer`.
-    #[serde(default = "bearer")]
     pub token_type: String,
     /// Lifetime of the access token in seconds, as the server said when it issued it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<i64>,
     /// Expiry of the access token, Unix seconds.
     pub expires_at: i64,
@@ -75,7 +102,7 @@ pub struct Session {
     pub refresh_token: String,
     /// The user, when known. Shared: a session is copied into every event and result, and the
     /// user is most of its size.
-    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "lenient_user")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<Arc<User>>,
     /// Every other field (provider tokens, weak_password, ...), unchanged.
     #[serde(flatten)]
@@ -86,11 +113,12 @@ fn bearer() -> String {
     "bearer".to_owned()
 }
 
-/// A stored user that is not a user object (auth-js's "user not available" placeholder, say) is
-/// no reason to lose the session: it reads as "user unknown".
-fn lenient_user<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Arc<User>>, D::Error> {
-    let v = Option::<Value>::deserialize(d)?;
-    Ok(v.and_then(User::from_json).map(Arc::new))
+impl<'de> Deserialize<'de> for Session {
+    /// Read as strictly as stored values are (see `storage::parse_stored_session`).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Session, D::Error> {
+        let object = RawObject::deserialize(d)?;
+        session_from_object(object, None).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A short, non-secret label for a token: `#` and the first 6 hex digits of its SHA-256, so
@@ -192,57 +220,64 @@ pub enum TokenAnswerError {
     Missing(&'static str),
 }
 
+/// A JSON object read one level deep: each value stays raw text until it is needed.
+pub(crate) type RawObject = BTreeMap<String, Box<RawValue>>;
+
+/// Reads a JSON object one level deep.
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<RawObject, TokenAnswerError> {
+    serde_json::from_slice::<RawObject>(bytes).map_err(|_| match serde_json::from_slice::<IgnoredAny>(bytes) {
+        Ok(_) => TokenAnswerError::Missing("a JSON object"),
+        Err(_) => TokenAnswerError::NotJson,
+    })
+}
+
 /// Parses a token answer (`POST /token`, `/verify`, `/signup`) into a session.
 ///
 /// `Ok(None)` is an answer that is valid but carries no session (a sign-up that awaits email
 /// confirmation, say), which only sign-in intake accepts. `now_ms` fills `expires_at` when the
 /// server left it out, as auth-js does.
 pub fn parse_token_answer(body: &[u8], now_ms: i64) -> Result<Option<Session>, TokenAnswerError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| TokenAnswerError::NotJson)?;
-    let Value::Object(map) = value else {
-        return Err(TokenAnswerError::Missing("a JSON object"));
-    };
+    let object = parse_object(body)?;
     // `/verify` may answer a user without a session (an email change, say).
-    if !map.contains_key("access_token") && !map.contains_key("refresh_token") {
+    if !object.contains_key("access_token") && !object.contains_key("refresh_token") {
         return Ok(None);
     }
-    session_from_object(map, Some(now_ms)).map(Some)
+    session_from_object(object, Some(now_ms)).map(Some)
 }
 
 /// Builds a session from a JSON object. `expires_at` is required unless `now_ms` is given, in
 /// which case a missing one is `now + expires_in`.
-pub(crate) fn session_from_object(
-    mut map: Map<String, Value>,
-    now_ms: Option<i64>,
-) -> Result<Session, TokenAnswerError> {
-    let access_token = take_string(&mut map, "access_token")?;
-    let refresh_token = take_string(&mut map, "refresh_token")?;
-    let expires_in = map.remove("expires_in").and_then(|v| v.as_f64()).map(|f| f as i64);
-    let expires_at = match (map.remove("expires_at").and_then(|v| v.as_f64()), now_ms, expires_in) {
+pub(crate) fn session_from_object(mut object: RawObject, now_ms: Option<i64>) -> Result<Session, TokenAnswerError> {
+    let access_token = take_string(&mut object, "access_token")?;
+    let refresh_token = take_string(&mut object, "refresh_token")?;
+    let number = |raw: Option<Box<RawValue>>| raw.and_then(|r| serde_json::from_str::<f64>(r.get()).ok());
+    let expires_in = number(object.remove("expires_in")).map(|f| f as i64);
+    let expires_at = match (number(object.remove("expires_at")), now_ms, expires_in) {
         (Some(at), _, _) => at as i64,
         (None, Some(now_ms), Some(secs)) => now_ms.div_euclid(1000) + secs,
         (None, _, _) => return Err(TokenAnswerError::Missing("a numeric expires_at")),
     };
-    let token_type = map.remove("token_type").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(bearer);
-    let user = map.remove("user").and_then(User::from_json).map(Arc::new);
-    Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra: map })
+    let token_type =
+        object.remove("token_type").and_then(|r| serde_json::from_str::<String>(r.get()).ok()).unwrap_or_else(bearer);
+    // A stored user that is not a user object (auth-js's "user not available" placeholder, say)
+    // is no reason to lose the session: it reads as "user unknown".
+    let user = object.remove("user").and_then(User::from_raw).map(Arc::new);
+    // The rest (provider tokens, weak_password, ...) is small: kept as JSON values.
+    let extra = object.into_iter().filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k, v))).collect();
+    Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra })
 }
 
-fn take_string(map: &mut Map<String, Value>, key: &'static str) -> Result<String, TokenAnswerError> {
-    match map.remove(key) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+fn take_string(object: &mut RawObject, key: &'static str) -> Result<String, TokenAnswerError> {
+    match object.remove(key).map(|r| serde_json::from_str::<String>(r.get())) {
+        Some(Ok(s)) if !s.is_empty() => Ok(s),
         _ => Err(TokenAnswerError::Missing(key)),
     }
 }
 
 /// Parses a `GET /user` answer.
 pub fn parse_user(body: &[u8]) -> Result<User, TokenAnswerError> {
-    let value: Value = serde_json::from_slice(body).map_err(|_| TokenAnswerError::NotJson)?;
-    match value.get("id") {
-        Some(Value::String(id)) if !id.is_empty() => {}
-        _ => return Err(TokenAnswerError::Missing("id")),
-    }
-    User::from_json(value).ok_or(TokenAnswerError::Missing("a user object"))
+    let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|_| TokenAnswerError::NotJson)?;
+    User::from_raw(raw).ok_or(TokenAnswerError::Missing("id"))
 }
 
 #[cfg(test)]
@@ -285,6 +320,17 @@ mod tests {
             Err(TokenAnswerError::Missing("a numeric expires_at"))
         );
         assert_eq!(parse_token_answer(br#"{"user":{"id":"u"}}"#, 0), Ok(None));
+    }
+
+    #[test]
+    fn a_user_is_kept_as_the_server_sent_it() {
+        let text = r#"{"id":"u","email":"a@b","identities":[{"provider":"google"}],"user_metadata":{"z":1,"a":2}}"#;
+        let u = User::from_json_text(text).unwrap();
+        assert_eq!((u.id.as_str(), u.email.as_deref(), u.json()), ("u", Some("a@b"), text));
+        assert_eq!(serde_json::to_string(&u).unwrap(), text);
+        assert!(User::from_json_text(r#"["u"]"#).is_none());
+        assert!(User::from_json_text(r#"{"id":""}"#).is_none());
+        assert!(User::from_json_text(r#"{"id":"u","email":7}"#).is_none());
     }
 
     #[test]
