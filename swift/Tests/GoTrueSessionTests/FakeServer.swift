@@ -76,7 +76,8 @@ final class FakeServer: @unchecked Sendable {
     /// Undoes what a previous test may have changed on the shared server.
     func reset() async throws {
         try await admin("POST", "/admin/faults/clear")
-        try await admin("POST", "/admin/replica-lag", ["window_ms": 0, "after_create": false, "after_refresh": false])
+        try await admin("POST", "/admin/replica-lag",
+                        ["window_ms": 0, "misses": 0, "after_create": false, "after_refresh": false])
         try await admin("POST", "/admin/down", ["down": false])
         try await admin("POST", "/admin/clock", ["offset_ms": 0])
         try await admin("POST", "/admin/sessions/revoke", ["all": true])
@@ -174,9 +175,12 @@ final class FakeServer: @unchecked Sendable {
         return try Self.int(answer?["revoked"])
     }
 
-    func setReplicaLag(windowMs: Int, afterCreate: Bool, afterRefresh: Bool) async throws {
+    /// A lagging read replica: `GET /user` misses a new session for `windowMs` after it was made,
+    /// and on its first `misses` reads however late they come (the deterministic form).
+    func setReplicaLag(windowMs: Int = 0, misses: Int = 0, afterCreate: Bool, afterRefresh: Bool) async throws {
         try await admin("POST", "/admin/replica-lag",
-                        ["window_ms": windowMs, "after_create": afterCreate, "after_refresh": afterRefresh])
+                        ["window_ms": windowMs, "misses": misses,
+                         "after_create": afterCreate, "after_refresh": afterRefresh])
     }
 
     func setDown(_ down: Bool) async throws {

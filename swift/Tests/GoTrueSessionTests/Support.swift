@@ -156,7 +156,7 @@ func ageStoredSession(_ storage: SessionStorage, seconds: Int) throws {
 /// Waits until `check` holds, polling, for at most `timeout` seconds.
 func eventually(
     _ what: String,
-    timeout: TimeInterval = 5,
+    timeout: TimeInterval = 15,
     _ check: () async throws -> Bool
 ) async throws {
     let deadline = Date().addingTimeInterval(timeout)

@@ -136,6 +136,8 @@ pub(crate) struct SessionRow {
     pub rotations: u64,
     /// A lagging read replica sees this session only from this time on.
     pub visible_at_ms: i64,
+    /// ...and misses it on this many more reads, whatever the time.
+    pub replica_misses: u32,
 }
 
 impl SessionRow {
@@ -334,6 +336,7 @@ impl Db {
             v2: None,
             rotations: 0,
             visible_at_ms,
+            replica_misses: 0,
         };
         let refresh_token = match rules.algorithm {
             RefreshTokenAlgorithm::V2 => {
@@ -408,6 +411,24 @@ impl Db {
             self.delete_session(id);
         }
         ids.len()
+    }
+
+    /// Makes a lagging replica miss `session_id` on `n` more reads.
+    pub(crate) fn add_replica_misses(&mut self, session_id: &str, n: u32) {
+        if let Some(s) = self.sessions.get_mut(session_id) {
+            s.replica_misses = s.replica_misses.saturating_add(n);
+        }
+    }
+
+    /// A read through the lagging replica: true when it misses `session_id` (one miss used).
+    pub(crate) fn take_replica_miss(&mut self, session_id: &str) -> bool {
+        match self.sessions.get_mut(session_id) {
+            Some(s) if s.replica_misses > 0 => {
+                s.replica_misses -= 1;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The refresh-token grant, following GoTrue's `RefreshTokenGrant` step by step. `headers`

@@ -14,12 +14,17 @@ use crate::util::{parse_uuid, Rng};
 
 /// A read replica that lags behind: for `window_ms` after a session (or user) is created, or a
 /// session refreshed, `GET /user` does not find it and answers 403 `session_not_found` (or
-/// `user_not_found` for a user created in the window).
+/// `user_not_found` for a user created in the window). `misses` is the same lag counted in reads
+/// instead of time: the first `misses` `GET /user` of such a session miss it however late they
+/// come, so a test on a slow machine sees the lag it asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReplicaLag {
     /// How long the replica lags, in milliseconds (0: no lag).
     #[serde(default)]
     pub window_ms: u64,
+    /// How many `GET /user` reads of a new (or refreshed) session miss it, whatever the time.
+    #[serde(default)]
+    pub misses: u32,
     /// Lag after a sign-in creates a session (and after a sign-up creates a user).
     #[serde(default = "yes")]
     pub after_create: bool,
@@ -35,7 +40,12 @@ fn yes() -> bool {
 impl ReplicaLag {
     /// A lag of `window_ms` after creation and after refresh.
     pub fn new(window_ms: u64) -> ReplicaLag {
-        ReplicaLag { window_ms, after_create: true, after_refresh: true }
+        ReplicaLag { window_ms, misses: 0, after_create: true, after_refresh: true }
+    }
+
+    /// A lag of the first `misses` reads after creation and after refresh, whatever the time.
+    pub fn reads(misses: u32) -> ReplicaLag {
+        ReplicaLag { window_ms: 0, misses, after_create: true, after_refresh: true }
     }
 }
 
@@ -71,6 +81,24 @@ impl Ctx<'_> {
 
     fn refreshed_visible_at(&self) -> Option<i64> {
         (self.lag.after_refresh && self.lag.window_ms > 0).then(|| self.now_ms + lag_ms(self.lag))
+    }
+
+    /// Reads that miss a session just created.
+    pub(crate) fn created_misses(&self) -> u32 {
+        if self.lag.after_create {
+            self.lag.misses
+        } else {
+            0
+        }
+    }
+
+    /// Reads that miss a session just refreshed.
+    fn refreshed_misses(&self) -> u32 {
+        if self.lag.after_refresh {
+            self.lag.misses
+        } else {
+            0
+        }
     }
 }
 
@@ -209,6 +237,7 @@ fn token(ctx: &Ctx<'_>, db: &mut Db, req: &Request, grant: Grant, h: &mut Header
             let rt = field(&p, "refresh_token")?;
             model::validate_refresh_token(&rt)?;
             let g = db.refresh(ctx.rng, &ctx.cfg.rules, ctx.now_ms, &rt, ctx.refreshed_visible_at(), h)?;
+            db.add_replica_misses(&g.session_id, ctx.refreshed_misses());
             Ok(token_answer(ctx, db, &g))
         }
         Grant::Password => password_grant(ctx, db, req, h),
@@ -221,6 +250,7 @@ fn token(ctx: &Ctx<'_>, db: &mut Db, req: &Request, grant: Grant, h: &mut Header
 fn new_session(ctx: &Ctx<'_>, db: &mut Db, user_id: &str, method: &str, h: &mut Headers) -> Response {
     let (g, headers) =
         db.create_session(ctx.rng, &ctx.cfg.rules, ctx.now_ms, user_id, method, ctx.created_visible_at());
+    db.add_replica_misses(&g.session_id, ctx.created_misses());
     h.extend(headers);
     token_answer(ctx, db, &g)
 }
@@ -453,9 +483,7 @@ fn authenticate(ctx: &Ctx<'_>, db: &Db, req: &Request, replica: bool) -> Result<
         if parse_uuid(sid).is_none() {
             return Err(ApiError::forbidden("bad_jwt", "invalid claim: session_id claim must be a UUID"));
         }
-        db.sessions.get(sid).filter(|s| visible(s.visible_at_ms)).ok_or_else(|| {
-            ApiError::forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
-        })?;
+        db.sessions.get(sid).filter(|s| visible(s.visible_at_ms)).ok_or_else(session_not_found)?;
         session_id = Some(sid.to_owned());
     }
     if user.banned {
@@ -464,8 +492,15 @@ fn authenticate(ctx: &Ctx<'_>, db: &Db, req: &Request, replica: bool) -> Result<
     Ok(Authed { user_id: user.id.clone(), session_id, claims })
 }
 
-fn get_user(ctx: &Ctx<'_>, db: &Db, req: &Request) -> Result<Response, ApiError> {
+fn session_not_found() -> ApiError {
+    ApiError::forbidden("session_not_found", "Session from session_id claim in JWT does not exist")
+}
+
+fn get_user(ctx: &Ctx<'_>, db: &mut Db, req: &Request) -> Result<Response, ApiError> {
     let a = authenticate(ctx, db, req, true)?;
+    if a.session_id.as_deref().is_some_and(|sid| db.take_replica_miss(sid)) {
+        return Err(session_not_found());
+    }
     let aud_ok = match a.claims.get("aud") {
         Some(Value::String(s)) => s == "authenticated",
         Some(Value::Array(v)) => v.first().and_then(Value::as_str) == Some("authenticated"),

@@ -289,7 +289,7 @@ fn replica_lag_hides_new_and_refreshed_sessions_from_user() {
     clock.advance(Duration::from_millis(1));
     assert_eq!(c.user(&at1).status, 200);
     // Only after creation: refreshes are visible at once.
-    server.set_replica_lag(ReplicaLag { window_ms: 2_000, after_create: true, after_refresh: false });
+    server.set_replica_lag(ReplicaLag { window_ms: 2_000, misses: 0, after_create: true, after_refresh: false });
     let (_, rt2) = tokens(&c.sign_in());
     clock.advance(Duration::from_secs(3));
     let (at3, _) = tokens(&c.refresh(&rt2).json());
@@ -298,6 +298,29 @@ fn replica_lag_hides_new_and_refreshed_sessions_from_user() {
     let anon = c.must("POST", "/signup", None, Some(&json!({})));
     let u = c.user(anon.json()["access_token"].as_str().unwrap());
     assert_eq!((u.status, u.code()), (403, "user_not_found".to_owned()));
+    server.set_replica_lag(ReplicaLag::default());
+}
+
+#[test]
+fn replica_lag_counted_in_reads_ignores_the_clock() {
+    let (server, c, clock) = frozen();
+    server.set_replica_lag(ReplicaLag { window_ms: 0, misses: 2, after_create: true, after_refresh: false });
+    let (at, rt) = tokens(&c.sign_in());
+    // However much time passes, the first two reads miss the new session.
+    clock.advance(Duration::from_secs(60));
+    for _ in 0..2 {
+        let u = c.user(&at);
+        assert_eq!((u.status, u.code()), (403, "session_not_found".to_owned()));
+    }
+    assert_eq!(c.user(&at).status, 200);
+    // Not after a refresh (after_refresh is off) ...
+    let (at1, rt1) = tokens(&c.refresh(&rt).json());
+    assert_eq!(c.user(&at1).status, 200);
+    // ... and after a refresh when it is on, at once and for the same count.
+    server.set_replica_lag(ReplicaLag::reads(1));
+    let (at2, _) = tokens(&c.refresh(&rt1).json());
+    assert_eq!(c.user(&at2).code(), "session_not_found");
+    assert_eq!(c.user(&at2).status, 200);
     server.set_replica_lag(ReplicaLag::default());
 }
 

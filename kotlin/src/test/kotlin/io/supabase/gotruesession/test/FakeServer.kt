@@ -101,12 +101,26 @@ class FakeServer private constructor(
     fun revokeUserSessions(email: String = EMAIL): Int =
         ((admin("POST", "/admin/sessions/revoke", mapOf("email" to email)) as Map<*, *>)["revoked"] as JsonNumber).toLong().toInt()
 
+    /**
+     * A lagging read replica: `GET /user` misses a new session for [windowMs] after it was made,
+     * and on its first [misses] reads however late they come (the deterministic form).
+     */
     fun setReplicaLag(
-        windowMs: Long,
+        windowMs: Long = 0,
+        misses: Int = 0,
         afterCreate: Boolean,
         afterRefresh: Boolean,
     ) {
-        admin("POST", "/admin/replica-lag", linkedMapOf("window_ms" to windowMs, "after_create" to afterCreate, "after_refresh" to afterRefresh))
+        admin(
+            "POST",
+            "/admin/replica-lag",
+            linkedMapOf(
+                "window_ms" to windowMs,
+                "misses" to misses,
+                "after_create" to afterCreate,
+                "after_refresh" to afterRefresh,
+            ),
+        )
     }
 
     fun setDown(down: Boolean) {

@@ -61,7 +61,7 @@ object Env {
 /** Waits until [check] holds, polling, for at most [timeoutMs]. */
 suspend fun eventually(
     what: String,
-    timeoutMs: Long = 5_000,
+    timeoutMs: Long = 15_000,
     check: suspend () -> Boolean,
 ) {
     val deadline = System.currentTimeMillis() + timeoutMs
