@@ -15,6 +15,7 @@ mod scenario;
 mod serve;
 mod steps;
 mod timeline;
+mod trace;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -81,12 +82,22 @@ fn replay_command(args: &[String]) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        let mut out = stdout.lock();
+        let mut out = std::io::BufWriter::new(stdout.lock());
         for line in &trace {
-            let _ = writeln!(out, "{line}");
+            let _ = serde_json::to_writer(&mut out, line);
+            let _ = out.write_all(b"\n");
         }
+        let _ = out.flush();
+        drop(out);
         if let Some(expect) = &prepared.scenario().expect {
-            let problems = expect::check(expect, &trace);
+            let values = match trace.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("error: {path}: the trace cannot be read back: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let problems = expect::check(expect, &values);
             if !problems.is_empty() {
                 for p in problems {
                     eprintln!("{path}: expectation not met: {p}");

@@ -2,11 +2,11 @@
 
 use crate::scenario::{Answer, Scenario};
 use crate::steps::{self, CallInput, Step, StorageOp};
+use crate::trace::{Body, CallResult, ErrorLine, Line, Request, RequestBody, StorageSet, Summary, Tokens};
 use gotrue_session::{
     AuthError, Command, Config, HttpRequest, HttpResponse, OpId, OpValue, Output, RequestId, SessionMachine,
     SessionNotFoundPolicy, StorageFailure, TransportFailure,
 };
-use serde_json::{json, Value};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 
@@ -20,6 +20,26 @@ pub struct Prepared {
     steps: Vec<Step>,
     /// The scripted answers per route, built once (a replay only clones bytes).
     answers: HashMap<String, Vec<Canned>>,
+    /// The scenario's storage at the start, with what the trace shows for each value.
+    storage: BTreeMap<String, Stored>,
+}
+
+/// A stored value and what the trace shows for it, worked out once when it is stored.
+#[derive(Clone)]
+struct Stored {
+    value: String,
+    summary: Summary,
+}
+
+impl Stored {
+    fn new(key: &str, value: String) -> Stored {
+        let summary = if key.ends_with("-code-verifier") {
+            Summary::Present { present: true }
+        } else {
+            Summary::Tokens(Tokens::of(&value))
+        };
+        Stored { value, summary }
+    }
 }
 
 /// A scripted answer ready to deliver: `None` is a connection failure.
@@ -50,7 +70,8 @@ impl Prepared {
         let steps = sc.steps.iter().enumerate().map(|(i, m)| steps::parse(i, m)).collect::<Result<Vec<_>, _>>()?;
         let answers =
             sc.server.iter().map(|(route, list)| (route.clone(), list.iter().map(Canned::from).collect())).collect();
-        Ok(Prepared { sc, steps, answers })
+        let storage = sc.storage.iter().map(|(k, v)| (k.clone(), Stored::new(k, v.clone()))).collect();
+        Ok(Prepared { sc, steps, answers, storage })
     }
 
     /// The scenario.
@@ -59,16 +80,15 @@ impl Prepared {
     }
 
     /// Replays once, returning the trace lines.
-    pub fn run(&self) -> Result<Vec<Value>, String> {
-        let mut r = Replay::new(&self.sc, &self.answers);
+    pub fn run(&self) -> Result<Vec<Line>, String> {
+        let mut r = Replay::new(&self.sc, &self.answers, self.storage.clone());
         for (i, step) in self.steps.iter().enumerate() {
             r.step = i;
             r.apply(step)?;
         }
         r.step = self.steps.len();
-        let storage: serde_json::Map<String, Value> =
-            r.store.iter().map(|(k, v)| (k.clone(), stored_summary(k, v))).collect();
-        r.line(json!({ "end": { "storage": storage } }));
+        let storage = std::mem::take(&mut r.store).into_iter().map(|(k, v)| (k, v.summary)).collect();
+        r.line(Body::End(storage));
         Ok(r.trace)
     }
 }
@@ -80,7 +100,7 @@ struct Replay<'a> {
     sc: &'a Scenario,
     now: u64,
     step: usize,
-    store: BTreeMap<String, String>,
+    store: BTreeMap<String, Stored>,
     faults: [u32; 3],
     queues: HashMap<&'a str, VecDeque<&'a Canned>>,
     machine: Option<SessionMachine>,
@@ -88,16 +108,16 @@ struct Replay<'a> {
     due: BinaryHeap<Due>,
     answers: HashMap<u64, (RequestId, Option<&'a Canned>)>,
     seq: u64,
-    trace: Vec<Value>,
+    trace: Vec<Line>,
 }
 
 impl<'a> Replay<'a> {
-    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>) -> Self {
+    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>, store: BTreeMap<String, Stored>) -> Self {
         Replay {
             sc,
             now: sc.start_ms,
             step: 0,
-            store: sc.storage.clone(),
+            store,
             faults: [0; 3],
             queues: canned.iter().map(|(k, v)| (k.as_str(), v.iter().collect())).collect(),
             machine: None,
@@ -109,13 +129,8 @@ impl<'a> Replay<'a> {
         }
     }
 
-    fn line(&mut self, body: Value) {
-        let mut obj = serde_json::Map::new();
-        obj.insert("step".into(), json!(self.step));
-        if let Value::Object(rest) = body {
-            obj.extend(rest);
-        }
-        self.trace.push(Value::Object(obj));
+    fn line(&mut self, body: Body) {
+        self.trace.push(Line { step: self.step, body });
     }
 
     fn config(&self) -> Config {
@@ -155,8 +170,15 @@ impl<'a> Replay<'a> {
                             CallInput::Network(n) => m.handle_network(now, *n),
                             CallInput::Command(_) => {}
                         }
-                        let step = self.step;
-                        self.line(json!({ "result": { "call": name, "call_step": step, "ok": true, "error": null } }));
+                        let line = CallResult {
+                            call: name.clone(),
+                            call_step: self.step,
+                            ok: true,
+                            error: None,
+                            access_token: None,
+                            user_id: None,
+                        };
+                        self.line(Body::Result(line));
                     }
                 }
                 self.drain()?;
@@ -171,7 +193,7 @@ impl<'a> Replay<'a> {
                 self.drain()?;
             }
             Step::StorageSet { key, value } => {
-                self.store.insert(key.clone(), value.clone());
+                self.store.insert(key.clone(), Stored::new(key, value.clone()));
             }
             Step::StorageFail { op, times } => self.faults[*op as usize] += times,
             Step::Restart => {
@@ -235,7 +257,7 @@ impl<'a> Replay<'a> {
             return false;
         }
         *n -= 1;
-        self.line(json!({ "storage_error": { "op": op.as_str(), "key": key } }));
+        self.line(Body::StorageError { op: op.as_str(), key: key.to_owned() });
         true
     }
 
@@ -247,7 +269,7 @@ impl<'a> Replay<'a> {
                 let result = if self.fault(StorageOp::Read, &key) {
                     Err(StorageFailure::new("injected read failure"))
                 } else {
-                    Ok(self.store.get(&key).cloned())
+                    Ok(self.store.get(&key).map(|s| s.value.clone()))
                 };
                 self.machine_mut().handle_storage_read(now, id, result);
             }
@@ -255,13 +277,13 @@ impl<'a> Replay<'a> {
                 let result = if self.fault(StorageOp::Write, &key) {
                     Err(StorageFailure::new("injected write failure"))
                 } else {
-                    let line = if key.ends_with("-code-verifier") {
-                        json!({ "storage_set": { "key": key } })
-                    } else {
-                        json!({ "storage_set": { "key": key, "tokens": tokens_of(&value) } })
+                    let stored = Stored::new(&key, value);
+                    let tokens = match &stored.summary {
+                        Summary::Tokens(t) => Some(t.clone()),
+                        Summary::Present { .. } => None,
                     };
-                    self.store.insert(key, value);
-                    self.line(line);
+                    self.store.insert(key.clone(), stored);
+                    self.line(Body::StorageSet(StorageSet { key, tokens }));
                     Ok(())
                 };
                 self.machine_mut().handle_storage_done(now, id, result);
@@ -271,19 +293,19 @@ impl<'a> Replay<'a> {
                     Err(StorageFailure::new("injected remove failure"))
                 } else {
                     let existed = self.store.remove(&key).is_some();
-                    self.line(json!({ "storage_remove": { "key": key, "existed": existed } }));
+                    self.line(Body::StorageRemove { key, existed });
                     Ok(())
                 };
                 self.machine_mut().handle_storage_done(now, id, result);
             }
             Output::Event(e) => {
-                let token = e.session.as_ref().map(|s| s.access_token.clone());
-                self.line(json!({ "event": e.kind.as_str(), "access_token": token }));
+                let access_token = e.session.as_ref().map(|s| s.access_token.clone());
+                self.line(Body::Event { kind: e.kind.as_str(), access_token });
             }
             Output::Complete { op, result } => {
                 if let Some((call, call_step)) = self.calls.remove(&op) {
-                    let line = result_line(&call, call_step, &result);
-                    self.line(json!({ "result": line }));
+                    let line = result_line(call, call_step, &result);
+                    self.line(Body::Result(line));
                 }
             }
             // One process per replay: there is no other process to lock out.
@@ -296,11 +318,6 @@ impl<'a> Replay<'a> {
     }
 
     fn request(&mut self, req: HttpRequest) {
-        let query: serde_json::Map<String, Value> = req.query.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-        let body = req.body.as_deref().map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| json!(b)));
-        self.line(json!({ "request": {
-            "method": req.method.as_str(), "path": req.path, "query": query, "bearer": req.bearer(), "body": body,
-        }}));
         let elapsed = self.now - self.sc.start_ms;
         let offline = self.sc.offline_ms.iter().any(|(from, to)| elapsed >= *from && elapsed < *to);
         let route = format!("{} {}", req.method.as_str(), req.path);
@@ -309,37 +326,14 @@ impl<'a> Replay<'a> {
         self.seq += 1;
         self.due.push(Reverse((self.now + delay, self.seq, req.id.0)));
         self.answers.insert(self.seq, (req.id, answer));
-    }
-}
-
-/// `{"access_token", "refresh_token"}` of a stored value, or `{"unparsable": true}`.
-pub fn tokens_of(raw: &str) -> Value {
-    /// Only the two tokens: serde skips the rest (the user object) without building it.
-    #[derive(serde::Deserialize)]
-    struct Tokens {
-        #[serde(default)]
-        access_token: Value,
-        #[serde(default)]
-        refresh_token: Value,
-    }
-    if let Ok(t) = serde_json::from_str::<Tokens>(raw) {
-        return json!({ "access_token": t.access_token, "refresh_token": t.refresh_token });
-    }
-    // Not an object with those fields: JSON of another shape has no tokens; non-JSON is unparsable.
-    match serde_json::from_str::<Value>(raw) {
-        Ok(v) => json!({
-            "access_token": v.get("access_token").cloned().unwrap_or(Value::Null),
-            "refresh_token": v.get("refresh_token").cloned().unwrap_or(Value::Null),
-        }),
-        Err(_) => json!({ "unparsable": true }),
-    }
-}
-
-fn stored_summary(key: &str, raw: &str) -> Value {
-    if key.ends_with("-code-verifier") {
-        json!({ "present": true })
-    } else {
-        tokens_of(raw)
+        let line = Request {
+            method: req.method.as_str(),
+            bearer: req.bearer().map(str::to_owned),
+            body: req.body.as_deref().map(RequestBody::new),
+            path: req.path,
+            query: req.query,
+        };
+        self.line(Body::Request(line));
     }
 }
 
@@ -355,23 +349,16 @@ const SESSION_CALLS: &[&str] = &[
     "verify_otp",
 ];
 
-fn result_line(call: &str, call_step: usize, result: &Result<OpValue, AuthError>) -> Value {
-    let mut line = json!({ "call": call, "call_step": call_step, "ok": result.is_ok() });
-    line["error"] = match result {
-        Ok(_) => Value::Null,
-        Err(e) => json!({ "kind": e.kind.as_str(), "status": e.status, "code": e.code }),
-    };
-    if SESSION_CALLS.contains(&call) {
-        line["access_token"] = match result {
-            Ok(OpValue::Session(Some(s))) => json!(s.access_token),
-            _ => Value::Null,
-        };
-    }
-    if call == "get_user" || call == "get_user_with_jwt" {
-        line["user_id"] = match result {
-            Ok(OpValue::User(u)) => json!(u.id),
-            _ => Value::Null,
-        };
-    }
-    line
+fn result_line(call: String, call_step: usize, result: &Result<OpValue, AuthError>) -> CallResult {
+    let error =
+        result.as_ref().err().map(|e| ErrorLine { kind: e.kind.as_str(), status: e.status, code: e.code.clone() });
+    let access_token = SESSION_CALLS.contains(&call.as_str()).then(|| match result {
+        Ok(OpValue::Session(Some(s))) => Some(s.access_token.clone()),
+        _ => None,
+    });
+    let user_id = (call == "get_user" || call == "get_user_with_jwt").then(|| match result {
+        Ok(OpValue::User(u)) => Some(u.id.clone()),
+        _ => None,
+    });
+    CallResult { call, call_step, ok: result.is_ok(), error, access_token, user_id }
 }
