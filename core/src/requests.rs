@@ -15,7 +15,7 @@ fn build(
     path: &str,
     grant: Option<(&str, &str)>,
     bearer: Option<&str>,
-    body: Option<Value>,
+    body: Option<String>,
 ) -> HttpRequest {
     let mut headers = vec![
         ("apikey".to_owned(), cfg.api_key.clone()),
@@ -34,7 +34,7 @@ fn build(
         path: path.to_owned(),
         query: grant.map(|(k, v)| vec![(k.to_owned(), v.to_owned())]).unwrap_or_default(),
         headers,
-        body: body.map(|b| b.to_string()),
+        body,
     }
 }
 
@@ -45,7 +45,12 @@ fn security() -> Value {
 
 /// `POST /token?grant_type=refresh_token`.
 pub fn refresh(cfg: &Config, id: RequestId, refresh_token: &str) -> HttpRequest {
-    let body = json!({ "refresh_token": refresh_token });
+    // The most frequent request: its body written straight to text.
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        refresh_token: &'a str,
+    }
+    let body = serde_json::to_string(&Body { refresh_token }).unwrap_or_default();
     build(cfg, id, Method::Post, "/token", Some(("grant_type", "refresh_token")), None, Some(body))
 }
 
@@ -67,7 +72,7 @@ pub fn password(cfg: &Config, id: RequestId, email: Option<&str>, phone: Option<
             json!({ "phone": phone.unwrap_or_default(), "password": password, "gotrue_meta_security": security() })
         }
     };
-    build(cfg, id, Method::Post, "/token", Some(("grant_type", "password")), None, Some(body))
+    build(cfg, id, Method::Post, "/token", Some(("grant_type", "password")), None, Some(body.to_string()))
 }
 
 /// `POST /token?grant_type=id_token`.
@@ -86,13 +91,13 @@ pub fn id_token(
     if let Some(a) = access_token {
         body["access_token"] = json!(a);
     }
-    build(cfg, id, Method::Post, "/token", Some(("grant_type", "id_token")), None, Some(body))
+    build(cfg, id, Method::Post, "/token", Some(("grant_type", "id_token")), None, Some(body.to_string()))
 }
 
 /// `POST /signup` without credentials: an anonymous user.
 pub fn anonymous(cfg: &Config, id: RequestId, data: Option<&Value>) -> HttpRequest {
     let body = json!({ "data": data.cloned().unwrap_or_else(|| json!({})), "gotrue_meta_security": security() });
-    build(cfg, id, Method::Post, "/signup", None, None, Some(body))
+    build(cfg, id, Method::Post, "/signup", None, None, Some(body.to_string()))
 }
 
 /// `POST /verify`.
@@ -106,13 +111,13 @@ pub fn verify_otp(cfg: &Config, id: RequestId, recipient: &OtpRecipient, token: 
         }
         OtpRecipient::TokenHash => json!({ "token_hash": token, "type": otp_type }),
     };
-    build(cfg, id, Method::Post, "/verify", None, None, Some(body))
+    build(cfg, id, Method::Post, "/verify", None, None, Some(body.to_string()))
 }
 
 /// `POST /token?grant_type=pkce`.
 pub fn pkce_exchange(cfg: &Config, id: RequestId, auth_code: &str, verifier: &str) -> HttpRequest {
     let body = json!({ "auth_code": auth_code, "code_verifier": verifier });
-    build(cfg, id, Method::Post, "/token", Some(("grant_type", "pkce")), None, Some(body))
+    build(cfg, id, Method::Post, "/token", Some(("grant_type", "pkce")), None, Some(body.to_string()))
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The stored form of a session: auth-js's keys and JSON, read strictly.
 
-use crate::wire::{parse_object, session_from_object, Session, TokenAnswerError};
+use crate::wire::{read_object, session_from_object, Session, TokenAnswerError, User};
 use serde_json::Value;
 
 /// The storage keys one machine owns.
@@ -42,7 +42,7 @@ pub enum InvalidStoredValue {
 /// Parses a stored session strictly: a JSON object with string `access_token` and
 /// `refresh_token` and a numeric `expires_at`. Anything else is no session.
 pub fn parse_stored_session(raw: &str) -> Result<Session, InvalidStoredValue> {
-    let object = parse_object(raw.as_bytes()).map_err(|e| match e {
+    let object = read_object(raw).map_err(|e| match e {
         TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
         TokenAnswerError::Missing(_) => InvalidStoredValue::NotObject,
     })?;
@@ -52,10 +52,50 @@ pub fn parse_stored_session(raw: &str) -> Result<Session, InvalidStoredValue> {
     })
 }
 
-/// The JSON auth-js writes for a session.
+/// The JSON auth-js writes for a session: the same text as `serde_json::to_string(session)`,
+/// with the user's text (checked when it was read) spliced in rather than checked again.
 pub fn serialize_session(session: &Session) -> String {
-    // Serializing a struct of strings, numbers and JSON values cannot fail.
-    serde_json::to_string(session).unwrap_or_default()
+    /// The fields before the user, in `Session`'s order.
+    #[derive(serde::Serialize)]
+    struct Head<'a> {
+        access_token: &'a str,
+        token_type: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires_in: Option<i64>,
+        expires_at: i64,
+        refresh_token: &'a str,
+    }
+    let head = Head {
+        access_token: &session.access_token,
+        token_type: &session.token_type,
+        expires_in: session.expires_in,
+        expires_at: session.expires_at,
+        refresh_token: &session.refresh_token,
+    };
+    let user = session.user.as_deref().map(User::json);
+    let extra = (!session.extra.is_empty()).then(|| serde_json::to_string(&session.extra).unwrap_or_default());
+    // One allocation: the tokens (and a little for the keys) plus the user and the rest.
+    let size = 128
+        + session.access_token.len()
+        + session.refresh_token.len()
+        + session.token_type.len()
+        + user.map_or(0, str::len)
+        + extra.as_ref().map_or(0, String::len);
+    let mut out = Vec::with_capacity(size);
+    // Writing strings, numbers and JSON values to memory cannot fail.
+    let _ = serde_json::to_writer(&mut out, &head);
+    out.pop(); // the closing brace
+    if let Some(user) = user {
+        out.extend_from_slice(b",\"user\":");
+        out.extend_from_slice(user.as_bytes());
+    }
+    if let Some(extra) = &extra {
+        out.push(b',');
+        out.extend_from_slice(extra.as_bytes().get(1..extra.len() - 1).unwrap_or_default());
+    }
+    out.push(b'}');
+    // Every piece is text, so the whole is.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A stored PKCE verifier: auth-js writes the JSON string `"verifier"`, or for a password

@@ -1,6 +1,7 @@
 //! Wire types: the session as GoTrue sends it and auth-js stores it, the user, and error bodies.
 
-use serde::de::IgnoredAny;
+mod read;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -8,9 +9,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+pub(crate) use read::{read_object, SessionObject};
+
 /// A signed-in user, as `GET /user` and token answers carry it. The core reads four fields; the
 /// object itself is kept as the server sent it (`json`), so a session written back to storage
-/// loses nothing, and no tree of its fields is built (a user is most of a session's size).
+/// loses nothing, and no tree of its fields is built (a user is most of a session's size). Its
+/// text is read once: the four fields are taken as it goes by (see `read`).
 #[derive(Clone)]
 pub struct User {
     /// The user's id (a UUID).
@@ -21,60 +25,61 @@ pub struct User {
     pub phone: Option<String>,
     /// Whether this is an anonymous user.
     pub is_anonymous: Option<bool>,
-    raw: Box<RawValue>,
+    /// The object's JSON text, checked when it was read.
+    raw: Box<str>,
 }
 
 impl User {
-    /// A user from its JSON text. `None` when it is not an object with a non-empty string `id`,
-    /// or a field the core reads has the wrong type.
+    /// A user from its JSON text. `None` when it is not JSON, not an object with a non-empty
+    /// string `id`, or a field the core reads has the wrong type (or is given twice).
     pub fn from_json_text(text: &str) -> Option<User> {
-        let raw = RawValue::from_string(text.to_owned()).ok()?;
-        User::from_raw(raw)
+        read::read_user(text).ok().flatten()
     }
 
-    fn from_raw(raw: Box<RawValue>) -> Option<User> {
-        /// The fields the core reads; serde skips the others without building them.
-        #[derive(Deserialize)]
-        struct Known {
-            #[serde(default)]
-            id: Option<String>,
-            #[serde(default)]
-            email: Option<String>,
-            #[serde(default)]
-            phone: Option<String>,
-            #[serde(default)]
-            is_anonymous: Option<bool>,
-        }
-        if !raw.get().trim_start().starts_with('{') {
-            return None;
-        }
-        let k: Known = serde_json::from_str(raw.get()).ok()?;
+    fn from_known(k: Known, raw: Box<str>) -> Option<User> {
         let id = k.id.filter(|id| !id.is_empty())?;
         Some(User { id, email: k.email, phone: k.phone, is_anonymous: k.is_anonymous, raw })
     }
 
     /// The user object as the server sent it.
     pub fn json(&self) -> &str {
-        self.raw.get()
+        &self.raw
     }
+}
+
+/// The fields of a user the core reads.
+#[derive(Debug, Default, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
+struct Known {
+    #[cfg_attr(test, serde(default))]
+    id: Option<String>,
+    #[cfg_attr(test, serde(default))]
+    email: Option<String>,
+    #[cfg_attr(test, serde(default))]
+    phone: Option<String>,
+    #[cfg_attr(test, serde(default))]
+    is_anonymous: Option<bool>,
 }
 
 impl PartialEq for User {
     fn eq(&self, other: &User) -> bool {
-        self.raw.get() == other.raw.get()
+        self.raw == other.raw
     }
 }
 
 impl Serialize for User {
+    /// The text as it was read. (Writing a stored session splices it in without this check:
+    /// `storage::serialize_session`.)
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.raw.serialize(s)
+        let raw = RawValue::from_string(self.raw.to_string()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
     }
 }
 
 impl<'de> Deserialize<'de> for User {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<User, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
-        User::from_raw(raw).ok_or_else(|| serde::de::Error::custom("not a user object with a string id"))
+        User::from_json_text(raw.get()).ok_or_else(|| serde::de::Error::custom("not a user object with a string id"))
     }
 }
 
@@ -116,7 +121,8 @@ fn bearer() -> String {
 impl<'de> Deserialize<'de> for Session {
     /// Read as strictly as stored values are (see `storage::parse_stored_session`).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Session, D::Error> {
-        let object = RawObject::deserialize(d)?;
+        let raw = Box::<RawValue>::deserialize(d)?;
+        let object = read_object(raw.get()).map_err(serde::de::Error::custom)?;
         session_from_object(object, None).map_err(serde::de::Error::custom)
     }
 }
@@ -220,26 +226,16 @@ pub enum TokenAnswerError {
     Missing(&'static str),
 }
 
-/// A JSON object read one level deep: each value stays raw text until it is needed.
-pub(crate) type RawObject = BTreeMap<String, Box<RawValue>>;
-
-/// Reads a JSON object one level deep.
-pub(crate) fn parse_object(bytes: &[u8]) -> Result<RawObject, TokenAnswerError> {
-    serde_json::from_slice::<RawObject>(bytes).map_err(|_| match serde_json::from_slice::<IgnoredAny>(bytes) {
-        Ok(_) => TokenAnswerError::Missing("a JSON object"),
-        Err(_) => TokenAnswerError::NotJson,
-    })
-}
-
 /// Parses a token answer (`POST /token`, `/verify`, `/signup`) into a session.
 ///
 /// `Ok(None)` is an answer that is valid but carries no session (a sign-up that awaits email
 /// confirmation, say), which only sign-in intake accepts. `now_ms` fills `expires_at` when the
 /// server left it out, as auth-js does.
 pub fn parse_token_answer(body: &[u8], now_ms: i64) -> Result<Option<Session>, TokenAnswerError> {
-    let object = parse_object(body)?;
+    let text = std::str::from_utf8(body).map_err(|_| TokenAnswerError::NotJson)?;
+    let object = read_object(text)?;
     // `/verify` may answer a user without a session (an email change, say).
-    if !object.contains_key("access_token") && !object.contains_key("refresh_token") {
+    if !object.fields.contains_key("access_token") && !object.fields.contains_key("refresh_token") {
         return Ok(None);
     }
     session_from_object(object, Some(now_ms)).map(Some)
@@ -247,10 +243,11 @@ pub fn parse_token_answer(body: &[u8], now_ms: i64) -> Result<Option<Session>, T
 
 /// Builds a session from a JSON object. `expires_at` is required unless `now_ms` is given, in
 /// which case a missing one is `now + expires_in`.
-pub(crate) fn session_from_object(mut object: RawObject, now_ms: Option<i64>) -> Result<Session, TokenAnswerError> {
+pub(crate) fn session_from_object(object: SessionObject<'_>, now_ms: Option<i64>) -> Result<Session, TokenAnswerError> {
+    let SessionObject { fields: mut object, user } = object;
     let access_token = take_string(&mut object, "access_token")?;
     let refresh_token = take_string(&mut object, "refresh_token")?;
-    let number = |raw: Option<Box<RawValue>>| raw.and_then(|r| serde_json::from_str::<f64>(r.get()).ok());
+    let number = |raw: Option<&RawValue>| raw.and_then(|r| serde_json::from_str::<f64>(r.get()).ok());
     let expires_in = number(object.remove("expires_in")).map(|f| f as i64);
     let expires_at = match (number(object.remove("expires_at")), now_ms, expires_in) {
         (Some(at), _, _) => at as i64,
@@ -261,13 +258,13 @@ pub(crate) fn session_from_object(mut object: RawObject, now_ms: Option<i64>) ->
         object.remove("token_type").and_then(|r| serde_json::from_str::<String>(r.get()).ok()).unwrap_or_else(bearer);
     // A stored user that is not a user object (auth-js's "user not available" placeholder, say)
     // is no reason to lose the session: it reads as "user unknown".
-    let user = object.remove("user").and_then(User::from_raw).map(Arc::new);
+    let user = user.flatten().map(Arc::new);
     // The rest (provider tokens, weak_password, ...) is small: kept as JSON values.
     let extra = object.into_iter().filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k, v))).collect();
     Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra })
 }
 
-fn take_string(object: &mut RawObject, key: &'static str) -> Result<String, TokenAnswerError> {
+fn take_string(object: &mut BTreeMap<String, &RawValue>, key: &'static str) -> Result<String, TokenAnswerError> {
     match object.remove(key).map(|r| serde_json::from_str::<String>(r.get())) {
         Some(Ok(s)) if !s.is_empty() => Ok(s),
         _ => Err(TokenAnswerError::Missing(key)),
@@ -276,8 +273,8 @@ fn take_string(object: &mut RawObject, key: &'static str) -> Result<String, Toke
 
 /// Parses a `GET /user` answer.
 pub fn parse_user(body: &[u8]) -> Result<User, TokenAnswerError> {
-    let raw: Box<RawValue> = serde_json::from_slice(body).map_err(|_| TokenAnswerError::NotJson)?;
-    User::from_raw(raw).ok_or(TokenAnswerError::Missing("id"))
+    let text = std::str::from_utf8(body).map_err(|_| TokenAnswerError::NotJson)?;
+    read::read_user(text)?.ok_or(TokenAnswerError::Missing("id"))
 }
 
 #[cfg(test)]
