@@ -9,6 +9,7 @@ use gotrue_session::{
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::rc::Rc;
 
 /// A step may not make the machine run more than this many rounds without the clock moving:
 /// more means a loop, which is a bug worth a clear error rather than a hang.
@@ -21,7 +22,7 @@ pub struct Prepared {
     /// The scripted answers per route, built once (a replay only clones bytes).
     answers: HashMap<String, Vec<Canned>>,
     /// The scenario's storage at the start, with what the trace shows for each value.
-    storage: BTreeMap<String, Stored>,
+    storage: BTreeMap<String, Rc<Stored>>,
 }
 
 /// A stored value and what the trace shows for it, worked out once when it is stored.
@@ -32,13 +33,14 @@ struct Stored {
 }
 
 impl Stored {
-    fn new(key: &str, value: String) -> Stored {
+    /// Shared: a replay starts from the prepared store without copying its values.
+    fn new(key: &str, value: String) -> Rc<Stored> {
         let summary = if key.ends_with("-code-verifier") {
             Summary::Present { present: true }
         } else {
-            Summary::Tokens(Tokens::of(&value))
+            Summary::Tokens(Rc::new(Tokens::of(&value)))
         };
-        Stored { value, summary }
+        Rc::new(Stored { value, summary })
     }
 }
 
@@ -87,7 +89,7 @@ impl Prepared {
             r.apply(step)?;
         }
         r.step = self.steps.len();
-        let storage = std::mem::take(&mut r.store).into_iter().map(|(k, v)| (k, v.summary)).collect();
+        let storage = std::mem::take(&mut r.store).into_iter().map(|(k, v)| (k, v.summary.clone())).collect();
         r.line(Body::End(storage));
         Ok(r.trace)
     }
@@ -100,7 +102,7 @@ struct Replay<'a> {
     sc: &'a Scenario,
     now: u64,
     step: usize,
-    store: BTreeMap<String, Stored>,
+    store: BTreeMap<String, Rc<Stored>>,
     faults: [u32; 3],
     queues: HashMap<&'a str, VecDeque<&'a Canned>>,
     machine: Option<SessionMachine>,
@@ -112,7 +114,7 @@ struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>, store: BTreeMap<String, Stored>) -> Self {
+    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>, store: BTreeMap<String, Rc<Stored>>) -> Self {
         Replay {
             sc,
             now: sc.start_ms,
@@ -279,7 +281,7 @@ impl<'a> Replay<'a> {
                 } else {
                     let stored = Stored::new(&key, value);
                     let tokens = match &stored.summary {
-                        Summary::Tokens(t) => Some(t.clone()),
+                        Summary::Tokens(t) => Some(Rc::clone(t)),
                         Summary::Present { .. } => None,
                     };
                     self.store.insert(key.clone(), stored);
@@ -299,12 +301,12 @@ impl<'a> Replay<'a> {
                 self.machine_mut().handle_storage_done(now, id, result);
             }
             Output::Event(e) => {
-                let access_token = e.session.as_ref().map(|s| s.access_token.clone());
+                let access_token = e.session.map(|s| s.access_token);
                 self.line(Body::Event { kind: e.kind.as_str(), access_token });
             }
             Output::Complete { op, result } => {
                 if let Some((call, call_step)) = self.calls.remove(&op) {
-                    let line = result_line(call, call_step, &result);
+                    let line = result_line(call, call_step, result);
                     self.line(Body::Result(line));
                 }
             }
@@ -349,16 +351,23 @@ const SESSION_CALLS: &[&str] = &[
     "verify_otp",
 ];
 
-fn result_line(call: String, call_step: usize, result: &Result<OpValue, AuthError>) -> CallResult {
-    let error =
-        result.as_ref().err().map(|e| ErrorLine { kind: e.kind.as_str(), status: e.status, code: e.code.clone() });
-    let access_token = SESSION_CALLS.contains(&call.as_str()).then(|| match result {
-        Ok(OpValue::Session(Some(s))) => Some(s.access_token.clone()),
-        _ => None,
-    });
-    let user_id = (call == "get_user" || call == "get_user_with_jwt").then(|| match result {
-        Ok(OpValue::User(u)) => Some(u.id.clone()),
-        _ => None,
-    });
-    CallResult { call, call_step, ok: result.is_ok(), error, access_token, user_id }
+fn result_line(call: String, call_step: usize, result: Result<OpValue, AuthError>) -> CallResult {
+    let ok = result.is_ok();
+    let wants_session = SESSION_CALLS.contains(&call.as_str());
+    let wants_user = call == "get_user" || call == "get_user_with_jwt";
+    let (mut access_token, mut user_id, mut error) = (None, None, None);
+    match result {
+        Ok(OpValue::Session(Some(s))) => access_token = Some(s.access_token),
+        Ok(OpValue::User(u)) => user_id = Some(u.id.clone()),
+        Ok(_) => {}
+        Err(e) => error = Some(ErrorLine { kind: e.kind.as_str(), status: e.status, code: e.code }),
+    }
+    CallResult {
+        call,
+        call_step,
+        ok,
+        error,
+        access_token: wants_session.then_some(access_token),
+        user_id: wants_user.then_some(user_id),
+    }
 }

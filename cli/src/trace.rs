@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::rc::Rc;
 
 /// One trace line: the step during which it happened, and what happened.
 pub struct Line {
@@ -90,9 +91,9 @@ impl RequestBody {
 pub struct StorageSet {
     /// The key.
     pub key: String,
-    /// The tokens of the value written.
+    /// The tokens of the value written (shared with the store's summary of it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tokens: Option<Tokens>,
+    pub tokens: Option<Rc<Tokens>>,
 }
 
 /// The two tokens of a stored value, as JSON values, or the mark of a value that is not JSON.
@@ -147,7 +148,7 @@ impl Tokens {
 #[serde(untagged)]
 pub enum Summary {
     /// A session (or anything else): its tokens.
-    Tokens(Tokens),
+    Tokens(Rc<Tokens>),
     /// A code verifier: `{"present": true}`, its value never shown.
     Present {
         /// Always true.
@@ -264,7 +265,7 @@ mod tests {
         );
         let set = StorageSet {
             key: "k".into(),
-            tokens: Some(Tokens::of(r#"{"refresh_token":"r","x":[1],"access_token":"a"}"#)),
+            tokens: Some(Rc::new(Tokens::of(r#"{"refresh_token":"r","x":[1],"access_token":"a"}"#))),
         };
         assert_eq!(
             text(2, Body::StorageSet(set)),
@@ -301,9 +302,9 @@ mod tests {
             r#"{"step":5,"result":{"call":"get_user","call_step":1,"ok":false,"error":{"kind":"session_missing","status":403,"code":"session_not_found"},"user_id":null}}"#
         );
         let end = vec![
-            ("a".to_owned(), Summary::Tokens(Tokens::of("not json"))),
+            ("a".to_owned(), Summary::Tokens(Rc::new(Tokens::of("not json")))),
             ("a-code-verifier".to_owned(), Summary::Present { present: true }),
-            ("b".to_owned(), Summary::Tokens(Tokens::of("[1]"))),
+            ("b".to_owned(), Summary::Tokens(Rc::new(Tokens::of("[1]")))),
         ];
         assert_eq!(
             text(9, Body::End(end)),
