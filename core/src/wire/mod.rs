@@ -5,6 +5,7 @@ mod read;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -260,11 +261,12 @@ pub(crate) fn session_from_object(object: SessionObject<'_>, now_ms: Option<i64>
     // is no reason to lose the session: it reads as "user unknown".
     let user = user.flatten().map(Arc::new);
     // The rest (provider tokens, weak_password, ...) is small: kept as JSON values.
-    let extra = object.into_iter().filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k, v))).collect();
+    let extra =
+        object.into_iter().filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k.into_owned(), v))).collect();
     Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra })
 }
 
-fn take_string(object: &mut BTreeMap<String, &RawValue>, key: &'static str) -> Result<String, TokenAnswerError> {
+fn take_string(object: &mut BTreeMap<Cow<'_, str>, &RawValue>, key: &'static str) -> Result<String, TokenAnswerError> {
     match object.remove(key).map(|r| serde_json::from_str::<String>(r.get())) {
         Some(Ok(s)) if !s.is_empty() => Ok(s),
         _ => Err(TokenAnswerError::Missing(key)),

@@ -10,13 +10,14 @@ use super::{Known, TokenAnswerError, User};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// A JSON object read one level deep, the user read in the same pass.
 pub(crate) struct SessionObject<'a> {
-    /// Every field but `user`, as raw text.
-    pub fields: BTreeMap<String, &'a RawValue>,
+    /// Every field but `user`, as raw text; keys borrowed unless they had escapes.
+    pub fields: BTreeMap<Cow<'a, str>, &'a RawValue>,
     /// The `user` field: `Some(None)` when present but not a user object.
     pub user: Option<Option<User>>,
 }
@@ -61,11 +62,11 @@ impl<'de> Visitor<'de> for ObjectSeed<'de> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<SessionObject<'de>, M::Error> {
         let mut object = SessionObject { fields: BTreeMap::new(), user: None };
         // A key given twice: the last one counts, as it did when this was a map.
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "user" {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            if key.as_str() == "user" {
                 object.user = Some(map.next_value_seed(UserSeed { input: self.input })?);
             } else {
-                object.fields.insert(key, map.next_value()?);
+                object.fields.insert(key.into_cow(), map.next_value()?);
             }
         }
         Ok(object)
@@ -184,11 +185,18 @@ enum Key<'a> {
     Owned(String),
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
     fn as_str(&self) -> &str {
         match self {
             Key::Borrowed(s) => s,
             Key::Owned(s) => s,
+        }
+    }
+
+    fn into_cow(self) -> Cow<'a, str> {
+        match self {
+            Key::Borrowed(s) => Cow::Borrowed(s),
+            Key::Owned(s) => Cow::Owned(s),
         }
     }
 
