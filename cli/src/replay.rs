@@ -8,7 +8,7 @@ use gotrue_session::{
     SessionNotFoundPolicy, StorageFailure, TransportFailure,
 };
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::rc::Rc;
 
 /// A step may not make the machine run more than this many rounds without the clock moving:
@@ -19,8 +19,8 @@ const MAX_ROUNDS_PER_INSTANT: u32 = 100_000;
 pub struct Prepared {
     sc: Scenario,
     steps: Vec<Step>,
-    /// The scripted answers per route, built once (a replay only clones bytes).
-    answers: HashMap<String, Vec<Canned>>,
+    /// The scripted answers per route (`METHOD /path`), built once (a replay only clones bytes).
+    routes: Vec<(String, Vec<Canned>)>,
     /// The scenario's storage at the start, with what the trace shows for each value.
     storage: BTreeMap<String, Rc<Stored>>,
 }
@@ -70,10 +70,10 @@ impl Prepared {
     /// Parses the steps of a loaded scenario.
     pub fn new(sc: Scenario) -> Result<Self, String> {
         let steps = sc.steps.iter().enumerate().map(|(i, m)| steps::parse(i, m)).collect::<Result<Vec<_>, _>>()?;
-        let answers =
+        let routes =
             sc.server.iter().map(|(route, list)| (route.clone(), list.iter().map(Canned::from).collect())).collect();
         let storage = sc.storage.iter().map(|(k, v)| (k.clone(), Stored::new(k, v.clone()))).collect();
-        Ok(Prepared { sc, steps, answers, storage })
+        Ok(Prepared { sc, steps, routes, storage })
     }
 
     /// The scenario.
@@ -83,7 +83,7 @@ impl Prepared {
 
     /// Replays once, returning the trace lines.
     pub fn run(&self) -> Result<Vec<Line>, String> {
-        let mut r = Replay::new(&self.sc, &self.answers, self.storage.clone());
+        let mut r = Replay::new(&self.sc, &self.routes, self.storage.clone());
         for (i, step) in self.steps.iter().enumerate() {
             r.step = i;
             r.apply(step)?;
@@ -104,28 +104,33 @@ struct Replay<'a> {
     step: usize,
     store: BTreeMap<String, Rc<Stored>>,
     faults: [u32; 3],
-    queues: HashMap<&'a str, VecDeque<&'a Canned>>,
+    routes: &'a [(String, Vec<Canned>)],
+    /// Per route, how many of its answers were given.
+    given: Vec<usize>,
     machine: Option<SessionMachine>,
-    calls: HashMap<OpId, (String, usize)>,
+    /// Calls in progress: their operation, name and step (a few at a time: a list).
+    calls: Vec<(OpId, String, usize)>,
     due: BinaryHeap<Due>,
-    answers: HashMap<u64, (RequestId, Option<&'a Canned>)>,
+    /// Answers on their way, by arrival number.
+    answers: Vec<(u64, RequestId, Option<&'a Canned>)>,
     seq: u64,
     trace: Vec<Line>,
 }
 
 impl<'a> Replay<'a> {
-    fn new(sc: &'a Scenario, canned: &'a HashMap<String, Vec<Canned>>, store: BTreeMap<String, Rc<Stored>>) -> Self {
+    fn new(sc: &'a Scenario, routes: &'a [(String, Vec<Canned>)], store: BTreeMap<String, Rc<Stored>>) -> Self {
         Replay {
             sc,
             now: sc.start_ms,
             step: 0,
             store,
             faults: [0; 3],
-            queues: canned.iter().map(|(k, v)| (k.as_str(), v.iter().collect())).collect(),
+            routes,
+            given: vec![0; routes.len()],
             machine: None,
-            calls: HashMap::new(),
+            calls: Vec::new(),
             due: BinaryHeap::new(),
-            answers: HashMap::new(),
+            answers: Vec::new(),
             seq: 0,
             trace: Vec::new(),
         }
@@ -163,7 +168,7 @@ impl<'a> Replay<'a> {
                 match input {
                     CallInput::Command(cmd) => {
                         let op = m.handle_command(now, cmd.clone());
-                        self.calls.insert(op, (name.clone(), self.step));
+                        self.calls.push((op, name.clone(), self.step));
                     }
                     other => {
                         match other {
@@ -230,7 +235,8 @@ impl<'a> Replay<'a> {
             if let Some(Reverse((t, seq, _))) = self.due.peek().copied() {
                 if t <= self.now {
                     self.due.pop();
-                    if let Some((id, answer)) = self.answers.remove(&seq) {
+                    if let Some(at) = self.answers.iter().position(|(s, _, _)| *s == seq) {
+                        let (_, id, answer) = self.answers.swap_remove(at);
                         self.deliver(id, answer);
                     }
                     continue;
@@ -305,7 +311,8 @@ impl<'a> Replay<'a> {
                 self.line(Body::Event { kind: e.kind.as_str(), access_token });
             }
             Output::Complete { op, result } => {
-                if let Some((call, call_step)) = self.calls.remove(&op) {
+                if let Some(at) = self.calls.iter().position(|(o, _, _)| *o == op) {
+                    let (_, call, call_step) = self.calls.swap_remove(at);
                     let line = result_line(call, call_step, result);
                     self.line(Body::Result(line));
                 }
@@ -322,12 +329,20 @@ impl<'a> Replay<'a> {
     fn request(&mut self, req: HttpRequest) {
         let elapsed = self.now - self.sc.start_ms;
         let offline = self.sc.offline_ms.iter().any(|(from, to)| elapsed >= *from && elapsed < *to);
-        let route = format!("{} {}", req.method.as_str(), req.path);
-        let answer = if offline { None } else { self.queues.get_mut(route.as_str()).and_then(VecDeque::pop_front) };
+        let method = req.method.as_str();
+        let is_route = |route: &str| route.strip_prefix(method).and_then(|r| r.strip_prefix(' ')) == Some(&req.path);
+        let answer = match self.routes.iter().position(|(route, _)| is_route(route)) {
+            Some(r) if !offline => {
+                let next = self.routes[r].1.get(self.given[r]);
+                self.given[r] += usize::from(next.is_some());
+                next
+            }
+            _ => None,
+        };
         let delay = answer.as_ref().map_or(0, |a| a.delay_ms);
         self.seq += 1;
         self.due.push(Reverse((self.now + delay, self.seq, req.id.0)));
-        self.answers.insert(self.seq, (req.id, answer));
+        self.answers.push((self.seq, req.id, answer));
         let line = Request {
             method: req.method.as_str(),
             bearer: req.bearer().map(str::to_owned),

@@ -167,7 +167,7 @@ impl SessionMachine {
         f.epoch = epoch;
         f.state = FlightState::Sending(rid);
         let req = requests::refresh(&self.cfg, rid, &f.token);
-        self.requests.insert(rid, Pending::Refresh(f.id));
+        self.requests.push((rid, Pending::Refresh(f.id)));
         self.out.push_back(Output::Http(req));
     }
 

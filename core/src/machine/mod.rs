@@ -27,7 +27,7 @@ use crate::storage::StorageKeys;
 use crate::wire::Session;
 use flight::{Cooldown, Flight};
 use ops::{Pending, Phase};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use store::Store;
 
 /// Skews smaller than this are noise (expiry times have one-second resolution, answers take
@@ -62,7 +62,9 @@ pub struct SessionMachine {
     /// is a recovery.
     memory_verifier: Option<(String, bool)>,
     store: Store,
-    requests: HashMap<RequestId, Pending>,
+    /// Requests in flight, and what each is for. A machine has a handful at most: a list is
+    /// cheaper than a hash map.
+    requests: Vec<(RequestId, Pending)>,
     flights: Vec<Flight>,
     cooldown: Option<Cooldown>,
     auto_refresh: bool,
@@ -110,7 +112,7 @@ impl SessionMachine {
             removals: 0,
             memory_verifier: None,
             store: Store::default(),
-            requests: HashMap::new(),
+            requests: Vec::new(),
             flights: Vec::new(),
             cooldown: None,
             foreground: true,

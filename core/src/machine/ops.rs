@@ -174,7 +174,7 @@ impl SessionMachine {
     fn send(&mut self, pending: Pending, build: impl FnOnce(&crate::config::Config, RequestId) -> HttpRequest) {
         let id = RequestId(self.fresh_id());
         let req = build(&self.cfg, id);
-        self.requests.insert(req.id, pending);
+        self.requests.push((req.id, pending));
         self.out.push_back(Output::Http(req));
     }
 
@@ -549,7 +549,8 @@ impl SessionMachine {
     // ---- answers --------------------------------------------------------------------------
 
     pub(super) fn on_answer(&mut self, now: u64, id: RequestId, answer: Result<HttpResponse, TransportFailure>) {
-        let Some(pending) = self.requests.remove(&id) else { return };
+        let Some(at) = self.requests.iter().position(|(rid, _)| *rid == id) else { return };
+        let (_, pending) = self.requests.swap_remove(at);
         if let Ok(resp) = &answer {
             let server_headers = crate::classify::diagnostic_headers(resp);
             if !server_headers.is_empty() {

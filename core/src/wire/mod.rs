@@ -261,8 +261,10 @@ pub(crate) fn session_from_object(object: SessionObject<'_>, now_ms: Option<i64>
     // is no reason to lose the session: it reads as "user unknown".
     let user = user.flatten().map(Arc::new);
     // The rest (provider tokens, weak_password, ...) is small: kept as JSON values.
-    let extra =
-        object.into_iter().filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k.into_owned(), v))).collect();
+    let extra = object
+        .into_iter()
+        .filter_map(|(k, v)| serde_json::from_str(v.get()).ok().map(|v| (k.into_owned(), v)))
+        .collect();
     Ok(Session { access_token, token_type, expires_in, expires_at, refresh_token, user, extra })
 }
 
