@@ -1,45 +1,117 @@
 //! Outputs as JSON objects, one per output, tagged by `type`. The schema is in the crate docs
-//! (and so in the header).
+//! (and so in the header). Each is written straight to text from typed values; a session is the
+//! text the core stores (`storage::serialize_session`), a user the text the server sent.
 
-use gotrue_session::{AuthError, Diagnostic, OpValue, Output, Session};
-use serde_json::{json, Value};
+use gotrue_session::storage::serialize_session;
+use gotrue_session::{AuthError, Diagnostic, OpValue, Output, Session, User};
+use serde::Serialize;
+use serde_json::value::RawValue;
 
-/// Name/value pairs as an array of two-element arrays (keeps order and repeated names).
-fn pairs(p: &[(String, String)]) -> Value {
-    Value::Array(p.iter().map(|(k, v)| json!([k, v])).collect())
+/// Name/value pairs serialize as an array of two-element arrays (keeps order and repeated names).
+type Pairs<'a> = &'a [(String, String)];
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Out<'a> {
+    Http {
+        id: u64,
+        method: &'a str,
+        path: &'a str,
+        query: Pairs<'a>,
+        path_and_query: String,
+        headers: Pairs<'a>,
+        body: Option<&'a str>,
+    },
+    StorageRead {
+        id: u64,
+        key: &'a str,
+        exclusive: bool,
+    },
+    StorageUnlock {
+        key: &'a str,
+    },
+    StorageWrite {
+        id: u64,
+        key: &'a str,
+        value: &'a str,
+    },
+    StorageRemove {
+        id: u64,
+        key: &'a str,
+    },
+    Event {
+        kind: &'a str,
+        access_token: Option<&'a str>,
+        expired: bool,
+        reason: Option<&'a str>,
+        session: Option<Box<RawValue>>,
+    },
+    Complete {
+        op: u64,
+        ok: bool,
+        error: Option<ErrorOut<'a>>,
+        value: Option<ValueOut<'a>>,
+    },
+    Diagnostic {
+        kind: String,
+        message: &'a str,
+        removal: Option<&'a str>,
+        error: Option<ErrorOut<'a>>,
+        server_headers: Pairs<'a>,
+    },
 }
 
-fn session(s: Option<&Session>) -> Value {
-    // A session is strings, numbers and JSON values: serializing it cannot fail.
-    s.and_then(|s| serde_json::to_value(s).ok()).unwrap_or(Value::Null)
+#[derive(Serialize)]
+struct ErrorOut<'a> {
+    kind: &'a str,
+    status: Option<u16>,
+    code: Option<&'a str>,
+    message: &'a str,
+    retry_after_ms: Option<u64>,
 }
 
-fn error(e: &AuthError) -> Value {
-    json!({
-        "kind": e.kind.as_str(),
-        "status": e.status,
-        "code": e.code,
-        "message": e.message,
-        "retry_after_ms": e.retry_after_ms,
-    })
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum ValueOut<'a> {
+    Done,
+    Session { access_token: Option<&'a str>, session: Option<Box<RawValue>> },
+    User { user_id: &'a str, user: Option<Box<RawValue>> },
+    PkceChallenge { challenge: &'a str, method: &'a str },
 }
 
-fn value(v: &OpValue) -> Value {
+/// JSON text the core has already checked, as a raw value. (Checking it again is the cost of
+/// serde's raw values, far below building a tree of it.)
+fn raw(text: String) -> Option<Box<RawValue>> {
+    RawValue::from_string(text).ok()
+}
+
+fn session(s: Option<&Session>) -> Option<Box<RawValue>> {
+    s.and_then(|s| raw(serialize_session(s)))
+}
+
+fn user(u: &User) -> Option<Box<RawValue>> {
+    raw(u.json().to_owned())
+}
+
+fn error(e: &AuthError) -> ErrorOut<'_> {
+    ErrorOut {
+        kind: e.kind.as_str(),
+        status: e.status,
+        code: e.code.as_deref(),
+        message: &e.message,
+        retry_after_ms: e.retry_after_ms,
+    }
+}
+
+fn value(v: &OpValue) -> ValueOut<'_> {
     match v {
-        OpValue::Done => json!({ "kind": "done" }),
-        OpValue::Session(s) => json!({
-            "kind": "session",
-            "access_token": s.as_ref().map(|s| s.access_token.as_str()),
-            "session": session(s.as_ref()),
-        }),
-        OpValue::User(u) => json!({
-            "kind": "user",
-            "user_id": u.id,
-            "user": serde_json::to_value(u).unwrap_or(Value::Null),
-        }),
-        OpValue::PkceChallenge { challenge, method } => {
-            json!({ "kind": "pkce_challenge", "challenge": challenge, "method": method })
-        }
+        OpValue::Done => ValueOut::Done,
+        OpValue::Session(s) => ValueOut::Session {
+            access_token: s.as_ref().map(|s| s.access_token.as_str()),
+            session: session(s.as_ref()),
+        },
+        OpValue::User(u) => ValueOut::User { user_id: &u.id, user: user(u) },
+        OpValue::PkceChallenge { challenge, method } => ValueOut::PkceChallenge { challenge, method },
     }
 }
 
@@ -60,52 +132,63 @@ fn snake_case(debug_name: &str) -> String {
     out
 }
 
-fn diagnostic(d: &Diagnostic) -> Value {
-    json!({
-        "type": "diagnostic",
-        "kind": snake_case(&format!("{:?}", d.kind)),
-        "message": d.message,
-        "removal": d.removal.map(|r| r.as_str()),
-        "error": d.error.as_ref().map(error),
-        "server_headers": pairs(&d.server_headers),
-    })
+fn diagnostic(d: &Diagnostic) -> Out<'_> {
+    Out::Diagnostic {
+        kind: snake_case(&format!("{:?}", d.kind)),
+        message: &d.message,
+        removal: d.removal.map(|r| r.as_str()),
+        error: d.error.as_ref().map(error),
+        server_headers: &d.server_headers,
+    }
 }
 
-/// One output as a JSON object.
-pub(crate) fn output(out: &Output) -> Value {
+fn typed(out: &Output) -> Out<'_> {
     match out {
-        Output::Http(req) => json!({
-            "type": "http",
-            "id": req.id.0,
-            "method": req.method.as_str(),
-            "path": req.path,
-            "query": pairs(&req.query),
-            "path_and_query": req.url(""),
-            "headers": pairs(&req.headers),
-            "body": req.body,
-        }),
-        Output::StorageRead { id, key, exclusive } => {
-            json!({ "type": "storage_read", "id": id.0, "key": key, "exclusive": exclusive })
-        }
-        Output::StorageUnlock { key } => json!({ "type": "storage_unlock", "key": key }),
-        Output::StorageWrite { id, key, value } => {
-            json!({ "type": "storage_write", "id": id.0, "key": key, "value": value })
-        }
-        Output::StorageRemove { id, key } => json!({ "type": "storage_remove", "id": id.0, "key": key }),
-        Output::Event(e) => json!({
-            "type": "event",
-            "kind": e.kind.as_str(),
-            "access_token": e.session.as_ref().map(|s| s.access_token.as_str()),
-            "expired": e.expired,
-            "reason": e.reason.map(|r| r.as_str()),
-            "session": session(e.session.as_ref()),
-        }),
+        Output::Http(req) => Out::Http {
+            id: req.id.0,
+            method: req.method.as_str(),
+            path: &req.path,
+            query: &req.query,
+            path_and_query: req.url(""),
+            headers: &req.headers,
+            body: req.body.as_deref(),
+        },
+        Output::StorageRead { id, key, exclusive } => Out::StorageRead { id: id.0, key, exclusive: *exclusive },
+        Output::StorageUnlock { key } => Out::StorageUnlock { key },
+        Output::StorageWrite { id, key, value } => Out::StorageWrite { id: id.0, key, value },
+        Output::StorageRemove { id, key } => Out::StorageRemove { id: id.0, key },
+        Output::Event(e) => Out::Event {
+            kind: e.kind.as_str(),
+            access_token: e.session.as_ref().map(|s| s.access_token.as_str()),
+            expired: e.expired,
+            reason: e.reason.map(|r| r.as_str()),
+            session: session(e.session.as_ref()),
+        },
         Output::Complete { op, result } => match result {
-            Ok(v) => json!({ "type": "complete", "op": op.0, "ok": true, "error": null, "value": value(v) }),
-            Err(e) => json!({ "type": "complete", "op": op.0, "ok": false, "error": error(e), "value": null }),
+            Ok(v) => Out::Complete { op: op.0, ok: true, error: None, value: Some(value(v)) },
+            Err(e) => Out::Complete { op: op.0, ok: false, error: Some(error(e)), value: None },
         },
         Output::Diagnostic(d) => diagnostic(d),
     }
+}
+
+/// One output as a JSON object's text.
+pub(crate) fn output(out: &Output) -> String {
+    // Strings, numbers and checked raw JSON: writing them to memory cannot fail.
+    serde_json::to_string(&typed(out)).unwrap_or_default()
+}
+
+/// Outputs as a JSON array's text.
+pub(crate) fn outputs(all: impl Iterator<Item = Output>) -> String {
+    let mut text = String::from("[");
+    for (i, out) in all.enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&output(&out));
+    }
+    text.push(']');
+    text
 }
 
 #[cfg(test)]
@@ -124,7 +207,7 @@ mod tests {
             body: Some(r#"{"refresh_token":"rt"}"#.into()),
         };
         assert_eq!(
-            output(&Output::Http(req)).to_string(),
+            output(&Output::Http(req)),
             r#"{"type":"http","id":3,"method":"POST","path":"/token","query":[["grant_type","refresh_token"]],"path_and_query":"/token?grant_type=refresh_token","headers":[["apikey","k"]],"body":"{\"refresh_token\":\"rt\"}"}"#
         );
     }
@@ -134,12 +217,12 @@ mod tests {
         let err = AuthError::new(ErrorKind::Api, "m").with_status(400);
         let out = Output::Complete { op: OpId(9), result: Err(err) };
         assert_eq!(
-            output(&out).to_string(),
+            output(&out),
             r#"{"type":"complete","op":9,"ok":false,"error":{"kind":"api","status":400,"code":null,"message":"m","retry_after_ms":null},"value":null}"#
         );
         let out = Output::Complete { op: OpId(1), result: Ok(OpValue::Session(None)) };
         assert_eq!(
-            output(&out).to_string(),
+            output(&out),
             r#"{"type":"complete","op":1,"ok":true,"error":null,"value":{"kind":"session","access_token":null,"session":null}}"#
         );
     }

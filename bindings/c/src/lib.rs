@@ -447,7 +447,7 @@ pub unsafe extern "C" fn gs_machine_set_auto_refresh(
 pub unsafe extern "C" fn gs_machine_poll_output(machine: *mut GsMachine, err: *mut GsError) -> *mut c_char {
     // SAFETY: `machine` and `err` are NULL or valid and unshared, as the caller guarantees.
     let (m, err) = unsafe { (machine.as_mut(), err.as_mut()) };
-    let next = with_machine(m, err, |m| Ok(m.poll_output().map(|o| json_out::output(&o).to_string())));
+    let next = with_machine(m, err, |m| Ok(m.poll_output().map(|o| json_out::output(&o))));
     next.ok().flatten().map_or(std::ptr::null_mut(), boundary::c_string)
 }
 
@@ -462,11 +462,7 @@ pub unsafe extern "C" fn gs_machine_poll_output(machine: *mut GsMachine, err: *m
 pub unsafe extern "C" fn gs_machine_poll_outputs(machine: *mut GsMachine, err: *mut GsError) -> *mut c_char {
     // SAFETY: `machine` and `err` are NULL or valid and unshared, as the caller guarantees.
     let (m, err) = unsafe { (machine.as_mut(), err.as_mut()) };
-    let all = with_machine(m, err, |m| {
-        let all: Vec<serde_json::Value> =
-            std::iter::from_fn(|| m.poll_output()).map(|o| json_out::output(&o)).collect();
-        Ok(serde_json::Value::Array(all).to_string())
-    });
+    let all = with_machine(m, err, |m| Ok(json_out::outputs(std::iter::from_fn(|| m.poll_output()))));
     all.map_or(std::ptr::null_mut(), boundary::c_string)
 }
 
