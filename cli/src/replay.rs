@@ -26,7 +26,6 @@ pub struct Prepared {
 }
 
 /// A stored value and what the trace shows for it, worked out once when it is stored.
-#[derive(Clone)]
 struct Stored {
     value: String,
     summary: Summary,

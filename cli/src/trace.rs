@@ -97,7 +97,7 @@ pub struct StorageSet {
 }
 
 /// The two tokens of a stored value, as JSON values, or the mark of a value that is not JSON.
-#[derive(Clone, Serialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 pub enum Tokens {
     /// `{"access_token", "refresh_token"}` (null where absent).

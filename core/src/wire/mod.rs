@@ -27,7 +27,7 @@ pub struct User {
     /// Whether this is an anonymous user.
     pub is_anonymous: Option<bool>,
     /// The object's JSON text, checked when it was read.
-    raw: Box<str>,
+    pub(super) raw: Box<str>,
 }
 
 impl User {
@@ -37,29 +37,10 @@ impl User {
         read::read_user(text).ok().flatten()
     }
 
-    fn from_known(k: Known, raw: Box<str>) -> Option<User> {
-        let id = k.id.filter(|id| !id.is_empty())?;
-        Some(User { id, email: k.email, phone: k.phone, is_anonymous: k.is_anonymous, raw })
-    }
-
     /// The user object as the server sent it.
     pub fn json(&self) -> &str {
         &self.raw
     }
-}
-
-/// The fields of a user the core reads.
-#[derive(Debug, Default, PartialEq)]
-#[cfg_attr(test, derive(Deserialize))]
-struct Known {
-    #[cfg_attr(test, serde(default))]
-    id: Option<String>,
-    #[cfg_attr(test, serde(default))]
-    email: Option<String>,
-    #[cfg_attr(test, serde(default))]
-    phone: Option<String>,
-    #[cfg_attr(test, serde(default))]
-    is_anonymous: Option<bool>,
 }
 
 impl PartialEq for User {

@@ -6,7 +6,7 @@
 //! its first key and its last value lie (serde hands both out as slices of the input). Capturing the
 //! user's text and then reading its fields would scan it twice.
 
-use super::{Known, TokenAnswerError, User};
+use super::{TokenAnswerError, User};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -266,13 +266,14 @@ impl KnownSlots {
         if self.refused {
             return None;
         }
-        let known = Known {
-            id: self.id.flatten(),
+        let id = self.id.flatten().filter(|id| !id.is_empty())?;
+        Some(User {
+            id,
             email: self.email.flatten(),
             phone: self.phone.flatten(),
             is_anonymous: self.is_anonymous.flatten(),
-        };
-        User::from_known(known, raw)
+            raw,
+        })
     }
 }
 
@@ -282,6 +283,20 @@ mod tests {
     use crate::storage::{parse_stored_session, serialize_session};
     use proptest::prelude::*;
     use serde_json::{json, Value};
+
+    /// The fields of a user the core reads, as serde's derive reads them: the reference the
+    /// one-pass reader is checked against.
+    #[derive(Debug, PartialEq, Deserialize)]
+    struct Known {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
+        #[serde(default)]
+        is_anonymous: Option<bool>,
+    }
 
     /// What reading a user meant before this one-pass reader: capture the text, then let serde
     /// read the four fields (a struct from an object only).
