@@ -12,9 +12,9 @@ use gotrue_session_tokio as shell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 /// How a client is set up. Only `url` and `anon_key` are needed; the rest defaults to
 /// auth-js's behaviour.
@@ -256,7 +256,10 @@ impl AuthClient {
     pub fn subscribe(&self, listener: Arc<dyn AuthEventListener>) -> Arc<EventSubscription> {
         let mut stream = self.inner.subscribe();
         let (tx, rx) = std::sync::mpsc::channel::<core::AuthEvent>();
-        let (stop, mut stopped) = oneshot::channel::<()>();
+        // A signal only `cancel` gives: the subscription object going away (a foreign garbage
+        // collector freeing it at any moment) must not end delivery.
+        let stop = Arc::new(Notify::new());
+        let stopped = Arc::clone(&stop);
         self.handle.spawn(async move {
             loop {
                 tokio::select! {
@@ -266,7 +269,7 @@ impl AuthClient {
                             break;
                         }
                     }
-                    _ = &mut stopped => break,
+                    () = stopped.notified() => break,
                 }
             }
         });
@@ -283,7 +286,7 @@ impl AuthClient {
             }
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| listener.on_end()));
         });
-        Arc::new(EventSubscription { cancelled, stop: Mutex::new(Some(stop)) })
+        Arc::new(EventSubscription { cancelled, stop })
     }
 
     /// Turns auto refresh on.
@@ -337,7 +340,7 @@ impl AuthClient {
 #[derive(uniffi::Object)]
 pub struct EventSubscription {
     cancelled: Arc<AtomicBool>,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
+    stop: Arc<Notify>,
 }
 
 #[uniffi::export]
@@ -346,14 +349,135 @@ impl EventSubscription {
     /// at this moment on the delivery thread finishes), then `on_end` is called. Cancelling
     /// twice is fine.
     pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::Release);
-        if let Some(stop) = self.stop.lock().ok().and_then(|mut s| s.take()) {
-            let _ = stop.send(());
+        // The first cancel wakes the delivery task (or leaves it a permit if it is not waiting).
+        if !self.cancelled.swap(true, Ordering::AcqRel) {
+            self.stop.notify_one();
         }
     }
 
     /// Whether [`EventSubscription::cancel`] was called.
     pub fn is_cancelled(&self) -> bool {
         self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{StorageError, TransportError};
+    use crate::types::{EventKind, HttpRequest, HttpResponse};
+    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::sync::Mutex;
+
+    /// A JWT that expires in 2100 (the core reads `exp`; nobody checks the signature here).
+    const ACCESS_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1MSIsImV4cCI6NDEwMjQ0NDgwMCwic2Vzc2lvbl9pZCI6IjExMTExMTExLTIyMjItNDMzMy04NDQ0LTU1NTU1NTU1NTU1NSIsImF1ZCI6ImF1dGhlbnRpY2F0ZWQifQ.c2lnbmF0dXJl";
+
+    /// A store holding one valid session: `initialize` restores it without a request.
+    struct OneSession(Mutex<Option<String>>);
+
+    impl OneSession {
+        fn new() -> Self {
+            let session = serde_json::json!({
+                "access_token": ACCESS_TOKEN,
+                "token_type": "bearer",
+                "expires_in": 3600,
+                "expires_at": 4_102_444_800_u64,
+                "refresh_token": "r1",
+                "user": { "id": "u1", "aud": "authenticated", "role": "authenticated", "email": "ada@example.com" },
+            });
+            OneSession(Mutex::new(Some(session.to_string())))
+        }
+    }
+
+    impl SessionStorage for OneSession {
+        fn get(&self, _: String) -> Result<Option<String>, StorageError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        fn set(&self, _: String, value: String) -> Result<(), StorageError> {
+            *self.0.lock().unwrap() = Some(value);
+            Ok(())
+        }
+        fn remove(&self, _: String) -> Result<(), StorageError> {
+            *self.0.lock().unwrap() = None;
+            Ok(())
+        }
+    }
+
+    /// No network in these tests: any request is a failure.
+    struct NoNetwork;
+
+    impl HttpTransport for NoNetwork {
+        fn send(&self, _: HttpRequest) -> Result<HttpResponse, TransportError> {
+            Err(TransportError::Failed { reason: "no network in this test".into() })
+        }
+    }
+
+    /// What a listener heard: `Some(kind)` per event, `None` for the end.
+    struct Heard(Mutex<Sender<Option<EventKind>>>);
+
+    impl AuthEventListener for Heard {
+        fn on_event(&self, event: AuthEvent) {
+            let _ = self.0.lock().unwrap().send(Some(event.kind));
+        }
+        fn on_end(&self) {
+            let _ = self.0.lock().unwrap().send(None);
+        }
+    }
+
+    fn client() -> Arc<AuthClient> {
+        let options = ClientOptions {
+            url: "http://127.0.0.1:9/auth/v1".into(),
+            anon_key: "anon".into(),
+            storage_key: Some("sb-test-auth-token".into()),
+            auto_refresh: false,
+            persist_session: true,
+            session_not_found: None,
+            jitter: false,
+            request_timeout_ms: 1_000,
+            retry: None,
+        };
+        AuthClient::new(options, Arc::new(OneSession::new()), Some(Arc::new(NoNetwork))).unwrap()
+    }
+
+    fn listener() -> (Arc<Heard>, Receiver<Option<EventKind>>) {
+        let (tx, rx) = mpsc::channel();
+        (Arc::new(Heard(Mutex::new(tx))), rx)
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    // Bounded waits: delivery runs on the client's threads. Generous, since they only cost time
+    // when the test is failing.
+    const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn dropping_the_subscription_object_keeps_delivery_going() {
+        // A foreign garbage collector frees the subscription object whenever it likes; an app
+        // that did not keep it must still hear every event.
+        let c = client();
+        let (heard, rx) = listener();
+        drop(c.subscribe(heard));
+        block_on(c.initialize()).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT), Ok(Some(EventKind::InitialSession)));
+        block_on(c.sign_out(SignOutScope::Local)).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT), Ok(Some(EventKind::SignedOut)));
+        block_on(c.shutdown());
+        assert_eq!(rx.recv_timeout(WAIT), Ok(None), "the end, after the last event");
+    }
+
+    #[test]
+    fn cancel_ends_delivery_once_with_on_end() {
+        let c = client();
+        let (heard, rx) = listener();
+        let sub = c.subscribe(heard);
+        sub.cancel();
+        sub.cancel();
+        assert!(sub.is_cancelled());
+        assert_eq!(rx.recv_timeout(WAIT), Ok(None), "on_end, and no event before it");
+        block_on(c.initialize()).unwrap();
+        block_on(c.shutdown());
+        assert!(rx.recv_timeout(Duration::from_millis(200)).is_err(), "nothing after the end");
     }
 }

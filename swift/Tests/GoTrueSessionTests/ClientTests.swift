@@ -270,6 +270,31 @@ final class ClientTests: XCTestCase {
         }
     }
 
+    func testASubscriptionNobodyHoldsKeepsDeliveringAndCancelEndsIt() async throws {
+        try await withServer { server in
+            let client = try AuthClient(
+                options: options(server, autoRefresh: false), storage: MemoryStorage(), transport: URLSessionTransport()
+            )
+            let kept = Recorder()
+            let freed = Recorder()
+            let subscription = client.subscribe(listener: kept)
+            // Discarded: ARC frees the subscription object at once; delivery must go on.
+            _ = client.subscribe(listener: freed)
+            try await client.initialize()
+            _ = try await client.signInWithPassword(email: FakeServer.email, password: FakeServer.password)
+            try await eventually("both listeners hear both events") { kept.events.count >= 2 && freed.events.count >= 2 }
+            XCTAssertEqual(freed.kinds, [.initialSession, .signedIn])
+            XCTAssertFalse(freed.ended, "delivery goes on")
+            subscription.cancel()
+            try await eventually("the cancelled listener's end") { kept.ended }
+            try await client.signOut(scope: .local)
+            try await eventually("SIGNED_OUT to the one still subscribed") { freed.kinds.contains(.signedOut) }
+            XCTAssertEqual(kept.kinds, [.initialSession, .signedIn], "nothing after cancel")
+            await client.shutdown()
+            try await eventually("the end, at shutdown") { freed.ended }
+        }
+    }
+
     func testEventsAsAnAsyncStreamStartWithInitialSessionAndStopWhenCancelled() async throws {
         try await withServer { server in
             let client = try await signedIn(server, MemoryStorage())

@@ -316,6 +316,31 @@ fun registerClientTests(t: TestRun) {
         }
     }
 
+    t.test("a subscription object freed by the app (or its GC) keeps delivering; cancel() ends it") {
+        withServer { server ->
+            AuthClient(options(server, false), MemorySessionStorage(), HttpUrlConnectionTransport()).use { c ->
+                val kept = Recorder()
+                val freed = Recorder()
+                val subscription = c.subscribe(kept)
+                // What the garbage collector does to a subscription nobody holds, done now.
+                c.subscribe(freed).destroy()
+                c.initialize()
+                assertNotNull(c.signInWithPassword(FakeServer.EMAIL, FakeServer.PASSWORD))
+                val expected = listOf(EventKind.INITIAL_SESSION, EventKind.SIGNED_IN)
+                eventually("both listeners hear both events") { kept.events.size >= 2 && freed.events.size >= 2 }
+                assertEquals(expected, freed.kinds())
+                assertTrue(!freed.ended, "delivery goes on")
+                subscription.cancel()
+                eventually("the cancelled listener's end") { kept.ended }
+                c.signOut(SignOutScope.LOCAL)
+                eventually("SIGNED_OUT to the one still subscribed") { EventKind.SIGNED_OUT in freed.kinds() }
+                assertEquals(expected, kept.kinds(), "nothing after cancel")
+                c.shutdown()
+                eventually("the end, at shutdown") { freed.ended }
+            }
+        }
+    }
+
     t.test("events as a Flow: a late collector starts with INITIAL_SESSION; cancelling stops it") {
         withServer { server ->
             val storage = MemorySessionStorage()
@@ -471,13 +496,15 @@ private suspend fun replicaLagSurvives(
     signedIn(server, storage, auto, via).use { c ->
         val recorder = Recorder()
         c.subscribe(recorder)
-        val user = c.getUser()
-        assertEquals(FakeServer.EMAIL, user.email)
-        eventually("TOKEN_REFRESHED") { EventKind.TOKEN_REFRESHED in recorder.kinds() }
-        delay(100)
-        assertTrue(EventKind.SIGNED_OUT !in recorder.kinds(), "${recorder.kinds()}")
-        assertNotNull(storage.get(KEY), "the session is still stored")
-        assertEquals(1, server.refreshRequests())
+        explained({ story(recorder, c, server) }) {
+            val user = c.getUser()
+            assertEquals(FakeServer.EMAIL, user.email)
+            eventually("TOKEN_REFRESHED") { EventKind.TOKEN_REFRESHED in recorder.kinds() }
+            delay(100)
+            assertTrue(EventKind.SIGNED_OUT !in recorder.kinds(), "${recorder.kinds()}")
+            assertNotNull(storage.get(KEY), "the session is still stored")
+            assertEquals(1, server.refreshRequests())
+        }
         c.shutdown()
     }
 }
@@ -491,15 +518,31 @@ private suspend fun revocationCleansUp(
     signedIn(server, storage, auto, via).use { c ->
         val recorder = Recorder()
         c.subscribe(recorder)
-        assertEquals(1, server.revokeUserSessions())
-        val err = assertFailsWith<AuthException.SessionMissing> { c.getUser() }
-        assertEquals(403, err.httpStatus)
-        eventually("SIGNED_OUT") { EventKind.SIGNED_OUT in recorder.kinds() }
-        delay(100)
-        assertEquals(1, recorder.kinds().count { it == EventKind.SIGNED_OUT }, "${recorder.kinds()}")
-        assertEquals(RemovalReason.VERIFIED_REVOCATION, recorder.events.last().reason)
-        assertNull(storage.get(KEY), "storage is empty")
-        assertNull(c.currentSession())
+        explained({ story(recorder, c, server) }) {
+            assertEquals(1, server.revokeUserSessions())
+            val err = assertFailsWith<AuthException.SessionMissing> { c.getUser() }
+            assertEquals(403, err.httpStatus)
+            eventually("SIGNED_OUT") { EventKind.SIGNED_OUT in recorder.kinds() }
+            delay(100)
+            assertEquals(1, recorder.kinds().count { it == EventKind.SIGNED_OUT }, "${recorder.kinds()}")
+            assertEquals(RemovalReason.VERIFIED_REVOCATION, recorder.events.last().reason)
+            assertNull(storage.get(KEY), "storage is empty")
+            assertNull(c.currentSession())
+        }
         c.shutdown()
     }
 }
+
+/** What a founding-case test saw, for its failure message: events, diagnostics, server log. */
+private suspend fun story(
+    recorder: Recorder,
+    c: AuthClient,
+    server: FakeServer,
+): String =
+    buildString {
+        append("events: ${recorder.kinds()}\n")
+        append("diagnostics:\n")
+        c.diagnostics().forEach { append("  $it\n") }
+        append("server requests:\n")
+        server.requestLog().lines().forEach { append("  $it\n") }
+    }

@@ -137,6 +137,10 @@ class FakeServer private constructor(
         return (received[endpoint] as JsonNumber?)?.toLong()?.toInt() ?: 0
     }
 
+    /** The server's request log, one compact JSON line per request (for failure messages). */
+    fun requestLog(): String =
+        ((admin("GET", "/admin/requests") as Map<*, *>)["requests"] as List<*>).joinToString("\n") { Json.write(it) }
+
     /** The server's active sessions of [email]. */
     fun sessions(email: String = EMAIL): List<Map<*, *>> {
         val answer = admin("GET", "/admin/sessions?email=${java.net.URLEncoder.encode(email, "UTF-8")}") as Map<*, *>

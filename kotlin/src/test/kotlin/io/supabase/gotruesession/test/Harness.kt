@@ -70,3 +70,18 @@ suspend fun eventually(
         kotlinx.coroutines.delay(10)
     }
 }
+
+/**
+ * Runs [body]; when it fails, the failure carries [context] too (what the client saw and what
+ * the server received), so a failure on a CI machine explains itself.
+ */
+suspend fun <T> explained(
+    context: suspend () -> String,
+    body: suspend () -> T,
+): T =
+    try {
+        body()
+    } catch (e: AssertionError) {
+        val more = runCatching { context() }.getOrElse { "(no context: $it)" }
+        throw AssertionError("${e.message}\n$more", e)
+    }
