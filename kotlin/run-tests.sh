@@ -94,7 +94,7 @@ mapfile -t sources < <(find "$build/generated" "$build/readme" kotlin/src/main/k
 stamp=$( (echo "$kotlin_version"; cat "${sources[@]}") | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$build/classes.stamp" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$build/classes" "$build/classes.stamp"
-  JAVA_OPTS="-Xmx1g -XX:TieredStopAtLevel=1" timeout 600 "$kotlin_home/bin/kotlinc" -nowarn \
+  JAVA_OPTS="-Xmx1g -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m" timeout 600 "$kotlin_home/bin/kotlinc" -nowarn \
     -cp "$classpath" -d "$build/classes" "${sources[@]}"
   echo "$stamp" >"$build/classes.stamp"
 else
