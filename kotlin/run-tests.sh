@@ -74,7 +74,7 @@ echo "kotlinc $kotlin_version ($kotlin_home), $(java -version 2>&1 | head -1), J
 [ -z "$install_only" ] || exit 0
 
 echo "== kotlin: native library, bindgen and the fake server"
-cargo build --locked -q -p gotrue-session-ffi --features uniffi/cli
+cargo build --locked -q -p gotrue-session-ffi --features bindgen
 cargo build --locked -q -p gotrue-session-cli
 lib=$target/debug/libgotrue_session_ffi.so
 rm -rf "$build/generated" "$build/readme"

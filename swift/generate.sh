@@ -29,7 +29,7 @@ case "${1:-}" in
 esac
 
 if [ -n "$build" ]; then
-  cargo build --locked -q -p gotrue-session-ffi --features uniffi/cli
+  cargo build --locked -q -p gotrue-session-ffi --features bindgen
 fi
 case "$(uname -s)" in
   Darwin) lib=$target/debug/libgotrue_session_ffi.dylib ;;

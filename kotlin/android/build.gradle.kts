@@ -61,7 +61,7 @@ val generateBindings by tasks.registering(Exec::class) {
     val hostLib = repoRoot.resolve("target/release/libgotrue_session_ffi.so")
     commandLine(
         "sh", "-c",
-        "cargo build --release -p gotrue-session-ffi --features uniffi/cli && " +
+        "cargo build --release -p gotrue-session-ffi --features bindgen && " +
             "target/release/uniffi-bindgen generate ${hostLib.path} --language kotlin --no-format " +
             "--config kotlin/android/uniffi-android.toml --out-dir ${generatedKotlin.get().asFile.path}",
     )

@@ -18,7 +18,7 @@
 //! Generate bindings with the in-repo bindgen, in library mode:
 //!
 //! ```text
-//! cargo build -p gotrue-session-ffi --features uniffi/cli
+//! cargo build -p gotrue-session-ffi --features bindgen
 //! target/debug/uniffi-bindgen generate target/debug/libgotrue_session_ffi.so \
 //!     --language kotlin --config uniffi.toml --no-format --out-dir build/kotlin
 //! ```
