@@ -1,4 +1,4 @@
-// swift-tools-version:5.10
+// swift-tools-version:6.0
 //
 // The Swift package of gotrue-session: Supabase Auth sessions, the policy in a Rust core.
 //
@@ -21,8 +21,10 @@
 // and CI, not for a package other packages depend on (those use the XCFramework).
 // GOTRUE_SESSION_LINK=local forces this mode even when the XCFramework exists.
 //
-// The code compiles in the Swift 5 language mode; it needs a Swift 5.10 or later compiler
-// (the generated bindings use `nonisolated(unsafe)`) and was written for Swift 6 compilers.
+// Language mode: Swift 6 (complete strict-concurrency checking), the mode new iOS projects use.
+// The same sources also build in the Swift 5 mode, for apps that have not moved yet:
+// GOTRUE_SWIFT_LANGUAGE_MODE=5 builds every target in it (swift/run-tests.sh checks both modes,
+// warnings as errors). Needs a Swift 6.0 or later compiler (Xcode 16+).
 
 import Foundation
 import PackageDescription
@@ -39,6 +41,7 @@ let useXCFramework: Bool = {
     return FileManager.default.fileExists(atPath: "\(packageDirectory)/\(xcframework)")
     #endif
 }()
+let languageMode: SwiftLanguageMode = environment["GOTRUE_SWIFT_LANGUAGE_MODE"] == "5" ? .v5 : .v6
 let libraryDirectory = environment["GOTRUE_SESSION_LIB_DIR"] ?? "\(packageDirectory)/../target/debug"
 
 let ffiModule: Target = useXCFramework
@@ -82,5 +85,5 @@ let package = Package(
             path: "Tests/GoTrueSessionTests"
         ),
     ],
-    swiftLanguageVersions: [.v5]
+    swiftLanguageModes: [languageMode]
 )

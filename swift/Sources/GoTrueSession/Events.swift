@@ -47,8 +47,8 @@ extension AuthClient {
 }
 
 /// Bridges the callback interface to an `AsyncStream`.
-final class StreamListener: AuthEventListener, @unchecked Sendable {
-    // `AsyncStream.Continuation` is thread-safe: `yield` and `finish` may be called from the
+final class StreamListener: AuthEventListener {
+    // `AsyncStream.Continuation` is Sendable: `yield` and `finish` may be called from the
     // client's delivery thread while the stream is iterated elsewhere.
     private let continuation: AsyncStream<AuthEvent>.Continuation
 
@@ -66,7 +66,7 @@ final class StreamListener: AuthEventListener, @unchecked Sendable {
 }
 
 /// Bridges the callback interface to two closures.
-final class ClosureListener: AuthEventListener, @unchecked Sendable {
+final class ClosureListener: AuthEventListener {
     private let handleEvent: @Sendable (AuthEvent) -> Void
     private let handleEnd: @Sendable () -> Void
 

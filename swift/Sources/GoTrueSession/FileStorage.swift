@@ -25,7 +25,7 @@ import Musl
 ///   file should be, I/O errors) is `StorageError.Unavailable`, so the client never signs out
 ///   because of it. A file that is not valid UTF-8 is read as lossy text, which the core reports
 ///   as an invalid stored value.
-public final class FileStorage: SessionStorage, @unchecked Sendable {
+public final class FileStorage: SessionStorage {
     /// The folder.
     public let directory: URL
     private let path: String
@@ -198,6 +198,8 @@ public final class FileStorage: SessionStorage, @unchecked Sendable {
     /// Tells this process's temporary files apart.
     private static let counter = Counter()
 
+    // Unchecked because the compiler cannot see the lock: every access to `value` holds it.
+    // (`Synchronization.Mutex` would let it check this, but needs iOS 18 / macOS 15.)
     private final class Counter: @unchecked Sendable {
         private let lock = NSLock()
         private var value: UInt64 = 0

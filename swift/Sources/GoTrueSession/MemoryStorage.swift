@@ -3,7 +3,9 @@ import GoTrueSessionFFI
 
 /// A `SessionStorage` in memory: for tests, server-side clients and apps that persist nothing.
 public final class MemoryStorage: SessionStorage, @unchecked Sendable {
-    // Every access to `values` holds `lock`.
+    // Unchecked because the compiler cannot see the lock: every access to `values` holds it, so
+    // the client's threads and the app's may call in at once. (`Synchronization.Mutex` would let
+    // the compiler check this, but needs iOS 18 / macOS 15.)
     private let lock = NSLock()
     private var values: [String: String] = [:]
 

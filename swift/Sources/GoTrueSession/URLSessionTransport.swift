@@ -17,7 +17,7 @@ import FoundationNetworking
 ///
 /// Note: on Linux (swift-corelibs-foundation) whether a session delegate is asked about
 /// redirects depends on the Foundation version; GoTrue does not redirect its API requests.
-public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
+public final class URLSessionTransport: HttpTransport {
     private let session: URLSession
     private let timeout: TimeInterval
     private let maxBodyBytes: Int
@@ -115,8 +115,11 @@ public final class URLSessionTransport: HttpTransport, @unchecked Sendable {
     }
 }
 
-/// One request's result, handed from URLSession's queue to the waiting thread. The semaphore
-/// orders the writes before the reads.
+/// One request's result, handed from URLSession's queue to the waiting thread.
+///
+/// Unchecked because the compiler cannot see the ordering: `finish` writes the fields once, on
+/// URLSession's queue, before it signals `done`, and `send` reads them only after `done` was
+/// signalled (and never when the wait timed out), so no access races with another.
 private final class Outcome: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     private(set) var data: Data?
@@ -132,7 +135,7 @@ private final class Outcome: @unchecked Sendable {
 }
 
 /// Refuses every redirect: the redirect answer is handed to the client as is.
-private final class NoRedirects: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+private final class NoRedirects: NSObject, URLSessionTaskDelegate, Sendable {
     func urlSession(
         _ session: URLSession,
         task: URLSessionTask,

@@ -319,23 +319,48 @@ final class ClientTests: XCTestCase {
         }
     }
 
-    func testEventsReachAStreamForEveryCallMadeAfterItIsCreated() async throws {
+    func testEventsReachAStreamForEveryCallMadeAfterItIsCreatedInOrder() async throws {
         try await withServer { server in
             let client = try AuthClient(options: options(server, autoRefresh: false), storage: MemoryStorage())
             let stream = client.events()
             try await client.initialize()
-            _ = try await client.signInWithPassword(email: FakeServer.email, password: FakeServer.password)
+            guard let first = try await client.signInWithPassword(email: FakeServer.email, password: FakeServer.password),
+                  let refreshed = try await client.refreshSession()
+            else { throw TestFailure("no session") }
             try await client.signOut(scope: .local)
             await client.shutdown()
             // Consumed only now: the stream buffered every event, then finished at the shutdown.
-            let seen = Recorder()
-            let consumer = Task {
-                for await event in stream { seen.onEvent(event: event) }
-                seen.onEnd()
+            var seen: [AuthEvent] = []
+            for await event in stream { seen.append(event) }
+            XCTAssertEqual(seen.map { $0.kind }, [.initialSession, .signedIn, .tokenRefreshed, .signedOut])
+            XCTAssertNil(seen[0].session)
+            XCTAssertEqual(seen[1].session?.accessToken, first.accessToken)
+            XCTAssertEqual(seen[2].session?.accessToken, refreshed.accessToken)
+            XCTAssertEqual(seen[3].reason, .userSignOut)
+        }
+    }
+
+    /// Two streams of one client, consumed concurrently while calls are made from other tasks,
+    /// each see every event once, in the order the client announced them.
+    func testConcurrentStreamsEachSeeEveryEventInOrder() async throws {
+        try await withServer { server in
+            let client = try await signedIn(server, MemoryStorage())
+            let streams = [client.events(), client.events()]
+            let consumers = streams.map { stream in
+                Task { () -> [EventKind] in
+                    var kinds: [EventKind] = []
+                    for await event in stream { kinds.append(event.kind) }
+                    return kinds
+                }
             }
-            try await eventually("the stream finished") { seen.ended }
-            XCTAssertEqual(seen.kinds, [.initialSession, .signedIn, .signedOut])
-            consumer.cancel()
+            for _ in 0..<3 { _ = try await client.refreshSession() }
+            try await client.signOut(scope: .local)
+            await client.shutdown()
+            let expected: [EventKind] = [.initialSession, .tokenRefreshed, .tokenRefreshed, .tokenRefreshed, .signedOut]
+            for consumer in consumers {
+                let kinds = await consumer.value
+                XCTAssertEqual(kinds, expected)
+            }
         }
     }
 
@@ -453,6 +478,153 @@ final class ClientTests: XCTestCase {
                 XCTAssertEqual(user.email, FakeServer.email)
                 await client.shutdown()
             }
+        }
+    }
+
+    // MARK: - Auto refresh on and off
+
+    func testAutoRefreshOnRefreshesASessionNearExpiryWithoutACall() async throws {
+        try await withServer { server in
+            let storage = MemoryStorage()
+            try await signedIn(server, storage).shutdown()
+            try ageStoredSession(storage, seconds: 30) // inside the refresh margin
+            let client = try AuthClient(options: options(server, autoRefresh: true), storage: storage)
+            let recorder = Recorder()
+            _ = client.subscribe(listener: recorder)
+            let before = try await server.refreshRequests()
+            try await client.initialize()
+            try await eventually("a refresh by the client on its own") { recorder.kinds.contains(.tokenRefreshed) }
+            let after = try await server.refreshRequests()
+            XCTAssertEqual(after - before, 1)
+            let stored = storage.get(key: storageKey)
+            let current = await client.currentSession()
+            XCTAssertTrue(stored?.contains(current?.refreshToken ?? "-") ?? false, "the rotated session is stored")
+            await client.shutdown()
+        }
+    }
+
+    func testAutoRefreshOffSendsNothingUntilTheAppAsks() async throws {
+        try await withServer { server in
+            let storage = MemoryStorage()
+            try await signedIn(server, storage).shutdown()
+            try ageStoredSession(storage, seconds: 30)
+            let client = try AuthClient(options: options(server, autoRefresh: false), storage: storage)
+            let recorder = Recorder()
+            _ = client.subscribe(listener: recorder)
+            let before = try await server.refreshRequests()
+            try await client.initialize()
+            try await pause(ms: 500)
+            let idle = try await server.refreshRequests()
+            XCTAssertEqual(idle - before, 0, "no background refresh")
+            XCTAssertFalse(recorder.kinds.contains(.tokenRefreshed))
+            // Asked for, the session near expiry is refreshed first.
+            _ = try await client.getSession()
+            let after = try await server.refreshRequests()
+            XCTAssertEqual(after - before, 1)
+            await client.shutdown()
+        }
+    }
+
+    // MARK: - Sign-out during a refresh
+
+    /// A local sign-out while a refresh is on the wire wins: the refresh's caller gets
+    /// `refresh_discarded`, and the late answer, a success, never brings the session back.
+    func testASignOutDuringARefreshWinsAndTheLateAnswerIsDiscarded() async throws {
+        try await withServer { server in
+            let storage = MemoryStorage()
+            let client = try await signedIn(server, storage, via: .urlSession)
+            let recorder = Recorder()
+            _ = client.subscribe(listener: recorder)
+            try await server.inject("refresh", ["kind": "latency", "ms": 1_000])
+            // The logout request (best effort for a local sign-out) fails, so the server still
+            // has the session when it answers the refresh: the late answer is a success.
+            try await server.inject("logout", ["kind": "server_error", "status": 503])
+            let refresh = Task { try await client.refreshSession() }
+            try await eventually("the refresh is on the wire") { try await server.refreshRequests() == 1 }
+            try await client.signOut(scope: .local)
+            XCTAssertNil(storage.get(key: storageKey), "removed at once")
+            do {
+                _ = try await refresh.value
+                XCTFail("the refresh's result must not come back after the sign-out")
+            } catch let error as AuthError {
+                XCTAssertEqual(error.kind, "refresh_discarded", "\(error)")
+            }
+            try await pause(ms: 100)
+            XCTAssertNil(storage.get(key: storageKey), "the late answer was not stored")
+            let current = await client.currentSession()
+            XCTAssertNil(current)
+            let session = try await client.getSession()
+            XCTAssertNil(session)
+            XCTAssertEqual(recorder.kinds.filter { $0 == .signedOut }.count, 1)
+            XCTAssertFalse(recorder.kinds.contains(.tokenRefreshed), "\(recorder.kinds)")
+            await client.shutdown()
+        }
+    }
+
+    // MARK: - Cancelling a task that waits on a call
+
+    /// `cancellable`: the cancelled task stops waiting at once, while the refresh it started
+    /// lands, is stored and announced, so the client ends up where an uncancelled call leaves it.
+    func testCancellingATaskWaitingOnACancellableCallEndsItAndTheRefreshStillLands() async throws {
+        try await withServer { server in
+            let storage = MemoryStorage()
+            let client = try await signedIn(server, storage)
+            let recorder = Recorder()
+            _ = client.subscribe(listener: recorder)
+            guard let before = await client.currentSession() else { throw TestFailure("no session") }
+            try await server.inject("refresh", ["kind": "latency", "ms": 1_500])
+            let waiter = Task { try await client.cancellable { try await $0.refreshSession() } }
+            try await eventually("the refresh is on the wire") { try await server.refreshRequests() == 1 }
+            let cancelledAt = Date()
+            waiter.cancel()
+            do {
+                _ = try await waiter.value
+                XCTFail("a cancelled wait must throw")
+            } catch is CancellationError {
+                XCTAssertLessThan(Date().timeIntervalSince(cancelledAt), 1.0, "the wait ended before the answer came")
+            }
+            XCTAssertFalse(recorder.kinds.contains(.tokenRefreshed), "the answer has not come yet")
+            // The operation itself went on: one rotation, stored, announced, no sign-out.
+            try await eventually("TOKEN_REFRESHED") { recorder.kinds.contains(.tokenRefreshed) }
+            guard let after = await client.currentSession() else { throw TestFailure("no session after the refresh") }
+            XCTAssertNotEqual(after.refreshToken, before.refreshToken)
+            XCTAssertTrue(storage.get(key: storageKey)?.contains(after.refreshToken) ?? false)
+            let session = try await client.getSession()
+            XCTAssertEqual(session?.accessToken, after.accessToken)
+            let refreshes = try await server.refreshRequests()
+            XCTAssertEqual(refreshes, 1)
+            XCTAssertFalse(recorder.kinds.contains(.signedOut))
+            // A task cancelled before the call starts nothing.
+            let early = Task {
+                withUnsafeCurrentTask { $0?.cancel() }
+                return try await client.cancellable { try await $0.refreshSession() }
+            }
+            await XCTAssertThrowsCancellation { _ = try await early.value }
+            try await pause(ms: 100)
+            let still = try await server.refreshRequests()
+            XCTAssertEqual(still, 1, "nothing was sent for the task cancelled before the call")
+            await client.shutdown()
+        }
+    }
+
+    /// The generated methods do not observe cancellation (UniFFI's Swift bindings never cancel
+    /// the Rust call): a cancelled task waits for the answer and gets it, and the machine is in
+    /// the state the call left it in.
+    func testCancellingATaskWaitingOnAGeneratedCallLetsTheCallFinish() async throws {
+        try await withServer { server in
+            let storage = MemoryStorage()
+            let client = try await signedIn(server, storage)
+            try await server.inject("refresh", ["kind": "latency", "ms": 500])
+            let waiter = Task { try await client.refreshSession() }
+            try await eventually("the refresh is on the wire") { try await server.refreshRequests() == 1 }
+            waiter.cancel()
+            let rotated = try await waiter.value
+            let current = await client.currentSession()
+            XCTAssertEqual(current?.refreshToken, rotated?.refreshToken)
+            XCTAssertTrue(storage.get(key: storageKey)?.contains(rotated?.refreshToken ?? "-") ?? false)
+            let user = try await client.getUser()
+            XCTAssertEqual(user.email, FakeServer.email)
+            await client.shutdown()
         }
     }
 }

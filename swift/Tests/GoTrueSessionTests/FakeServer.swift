@@ -101,7 +101,7 @@ final class FakeServer: @unchecked Sendable {
             throw TestFailure("\(cli) is missing: run `cargo build -p gotrue-session-cli`, or set GOTRUE_CLI or GOTRUE_FAKE_URL")
         }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("gotrue-fake-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cli)

@@ -213,3 +213,19 @@ func withTemporaryDirectory<T>(_ body: (URL) async throws -> T) async throws -> 
     defer { try? FileManager.default.removeItem(at: dir) }
     return try await body(dir)
 }
+
+/// `body` must throw `CancellationError`.
+func XCTAssertThrowsCancellation(
+    file: StaticString = #filePath,
+    line: UInt = #line,
+    _ body: () async throws -> Void
+) async {
+    do {
+        try await body()
+        XCTFail("expected CancellationError, got a result", file: file, line: line)
+    } catch is CancellationError {
+        // Expected.
+    } catch {
+        XCTFail("expected CancellationError, got \(error)", file: file, line: line)
+    }
+}
