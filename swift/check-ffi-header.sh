@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Checks the Swift bindings' C side without a Swift compiler (none on this project's Linux
-# machines), after swift/generate.sh:
+# Checks the Swift bindings' C side without a Swift compiler (it runs where there is none too,
+# before swift/run-tests.sh looks for one), after swift/generate.sh:
 #
 #   1. the generated header parses as C11 with gcc, warnings as errors (clang's nullability
 #      qualifiers _Nullable/_Nonnull defined away: gcc does not know them);

@@ -120,6 +120,37 @@ final class LayerTests: XCTestCase {
         }
     }
 
+    /// The fake server's faults as URLSession sees them on this platform: a proxy's HTML page is
+    /// an answer (the core classifies it), a reset connection is a `TransportError`, and an
+    /// answer over the cap is refused.
+    func testURLSessionTransportUnderTheFakeServersFaults() async throws {
+        try await withServer { server in
+            let request = HttpRequest(
+                id: 1, method: .get, url: "\(server.url)/user", path: "/user", query: [],
+                headers: [NameValue(name: "apikey", value: server.anonKey)], body: nil
+            )
+            try await server.inject("user", ["kind": "proxy_page", "status": 403])
+            let page = try URLSessionTransport(timeout: 5).send(request: request)
+            XCTAssertEqual(page.status, 403)
+            XCTAssertTrue(String(decoding: page.body, as: UTF8.self).lowercased().contains("<html"))
+
+            try await server.inject("user", ["kind": "reset"])
+            XCTAssertThrowsError(try URLSessionTransport(timeout: 5).send(request: request)) { error in
+                guard case TransportError.Failed = error else { return XCTFail("\(error)") }
+            }
+
+            let big = String(repeating: "x", count: 4_096)
+            try await server.inject("user", ["kind": "raw", "status": 200, "body": big])
+            XCTAssertThrowsError(try URLSessionTransport(timeout: 5, maxBodyBytes: 1_024).send(request: request)) { error in
+                guard case TransportError.Failed(let reason) = error else { return XCTFail("\(error)") }
+                XCTAssertTrue(reason.contains("1024"), reason)
+            }
+
+            // And after all of that, a normal answer.
+            XCTAssertEqual(try URLSessionTransport(timeout: 5).send(request: request).status, 401)
+        }
+    }
+
     // MARK: - KeychainStorage
 
     #if canImport(Security)
