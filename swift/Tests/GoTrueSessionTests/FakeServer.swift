@@ -86,14 +86,17 @@ final class FakeServer: @unchecked Sendable {
 
     #if os(macOS) || os(Linux)
     /// This repository's target/debug/gotrue-session (or under CARGO_TARGET_DIR).
-    private static func defaultCLI() -> String {
+    static func defaultCLI() -> String {
         let environment = ProcessInfo.processInfo.environment
-        // This file is swift/Tests/GoTrueSessionTests/FakeServer.swift.
-        let repository = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
         let target = environment["CARGO_TARGET_DIR"] ?? repository.appendingPathComponent("target").path
         return target + "/debug/gotrue-session"
+    }
+
+    /// The repository's root: this file is swift/Tests/GoTrueSessionTests/FakeServer.swift.
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
     }
 
     private static func spawn(cli: String) async throws -> FakeServer {
