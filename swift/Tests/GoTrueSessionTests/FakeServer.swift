@@ -60,7 +60,7 @@ final class FakeServer: @unchecked Sendable {
             return server
         }
         #if os(macOS) || os(Linux)
-        return try await spawn(cli: environment["GOTRUE_CLI"] ?? defaultCLI())
+        return try await spawn(cli: cli)
         #else
         throw XCTSkip("set GOTRUE_FAKE_URL to a running fake GoTrue server (gotrue-session serve --port 0)")
         #endif
@@ -85,9 +85,11 @@ final class FakeServer: @unchecked Sendable {
     }
 
     #if os(macOS) || os(Linux)
-    /// This repository's target/debug/gotrue-session (or under CARGO_TARGET_DIR).
-    static func defaultCLI() -> String {
+    /// The `gotrue-session` binary: `GOTRUE_CLI`, else this repository's target/debug one (or
+    /// under CARGO_TARGET_DIR).
+    static var cli: String {
         let environment = ProcessInfo.processInfo.environment
+        if let cli = environment["GOTRUE_CLI"] { return cli }
         let target = environment["CARGO_TARGET_DIR"] ?? repository.appendingPathComponent("target").path
         return target + "/debug/gotrue-session"
     }

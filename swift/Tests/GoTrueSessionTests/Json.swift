@@ -3,7 +3,7 @@ import Foundation
 /// A JSON value read and written the way Rust's serde_json (with `preserve_order`) does, so the
 /// Swift replay prints byte for byte what `gotrue-session replay` prints. Foundation's
 /// JSONSerialization cannot serve: it loses key order and prints numbers its own way.
-indirect enum Json: Equatable {
+indirect enum Json {
     case null
     case bool(Bool)
     case string(String)
@@ -87,12 +87,12 @@ indirect enum Json: Equatable {
     var numberValue: JsonNumber? { if case let .number(n) = self { return n } else { return nil } }
     var arrayValue: [Json]? { if case let .array(a) = self { return a } else { return nil } }
     var objectValue: JsonObject? { if case let .object(o) = self { return o } else { return nil } }
-    var isNull: Bool { self == .null }
+    var isNull: Bool { if case .null = self { return true } else { return false } }
 }
 
 /// An object in insertion order. A repeated key keeps its first position and takes the last
 /// value, as serde_json's map does.
-struct JsonObject: Equatable, ExpressibleByDictionaryLiteral {
+struct JsonObject: ExpressibleByDictionaryLiteral {
     private(set) var entries: [(key: String, value: Json)] = []
     private var index: [String: Int] = [:]
 
@@ -121,15 +121,10 @@ struct JsonObject: Equatable, ExpressibleByDictionaryLiteral {
     }
 
     func contains(_ key: String) -> Bool { index[key] != nil }
-
-    static func == (a: JsonObject, b: JsonObject) -> Bool {
-        a.entries.count == b.entries.count
-            && zip(a.entries, b.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }
-    }
 }
 
 /// A number, kept as serde_json prints it: an integer (in u64 or i64) or a float in ryu's form.
-struct JsonNumber: Equatable {
+struct JsonNumber {
     let text: String
     let isInteger: Bool
 

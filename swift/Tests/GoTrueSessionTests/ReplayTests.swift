@@ -8,7 +8,7 @@ final class ReplayTests: XCTestCase {
     #if os(macOS) || os(Linux)
     func testEveryScenarioGivesTheRustReplaysBytesThroughSessionMachine() throws {
         let environment = ProcessInfo.processInfo.environment
-        let cli = environment["GOTRUE_CLI"] ?? FakeServer.defaultCLI()
+        let cli = FakeServer.cli
         let scenarios = environment["GOTRUE_SCENARIOS"].map { URL(fileURLWithPath: $0) }
             ?? FakeServer.repository.appendingPathComponent("tests/scenarios")
         guard FileManager.default.isExecutableFile(atPath: cli) else {

@@ -67,7 +67,6 @@ final class ScenarioReplay {
     private var trace = ""
     // The machine's output queue, mirrored: each step's batch is appended, then carried out in order.
     private var pending: [MachineOutput] = []
-    private var pendingHead = 0
     private var nextTimeout: Int64?
 
     private init(_ scenario: JsonObject) throws {
@@ -181,7 +180,6 @@ final class ScenarioReplay {
             calls.removeAll()
             due.removeAll()
             pending.removeAll()
-            pendingHead = 0
             nextTimeout = nil
         }
     }
@@ -193,7 +191,7 @@ final class ScenarioReplay {
     }
 
     private func nextEventTime() -> Int64? {
-        let answer = due.map(\.at).min()
+        let answer = firstDue().map { due[$0].at }
         let timer = machine != nil ? nextTimeout : nil
         return [answer, timer].compactMap { $0 }.min()
     }
@@ -212,14 +210,8 @@ final class ScenarioReplay {
             if rounds > 100_000 {
                 throw ScenarioError(description: "step \(step): the machine keeps working without the clock moving")
             }
-            if pendingHead < pending.count {
-                let out = pending[pendingHead]
-                pendingHead += 1
-                if pendingHead == pending.count {
-                    pending.removeAll(keepingCapacity: true)
-                    pendingHead = 0
-                }
-                output(m, out)
+            if !pending.isEmpty {
+                output(m, pending.removeFirst())
                 continue
             }
             if let i = firstDue(), due[i].at <= now {
