@@ -5,7 +5,7 @@ use crate::steps::{self, CallInput, Step, StorageOp};
 use crate::trace::{Body, CallResult, ErrorLine, Line, Request, RequestBody, StorageSet, Summary, Tokens};
 use gotrue_session::{
     AuthError, Command, Config, HttpRequest, HttpResponse, OpId, OpValue, Output, RequestId, SessionMachine,
-    SessionNotFoundPolicy, StorageFailure, TransportFailure,
+    SessionNotFoundPolicy, StorageFailure, TransportFailure, VerifyCooldown,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -139,18 +139,26 @@ impl<'a> Replay<'a> {
         self.trace.push(Line { step: self.step, body });
     }
 
-    fn config(&self) -> Config {
+    /// The machine's configuration from the scenario's options; an unusable option is an error.
+    fn config(&self) -> Result<Config, String> {
         let o = &self.sc.options;
         let mut cfg = Config::new(o.storage_key.clone(), "test-anon-key");
         cfg.auto_refresh = o.auto_refresh_token;
         cfg.persist_session = o.persist_session;
         cfg.jitter = false;
         cfg.session_not_found = match o.session_not_found.as_deref() {
+            None | Some("verify") => SessionNotFoundPolicy::Verify,
             Some("remove") => SessionNotFoundPolicy::Remove,
             Some("defer") => SessionNotFoundPolicy::Defer,
-            _ => SessionNotFoundPolicy::Verify,
+            Some(other) => {
+                return Err(format!("options.session_not_found: expected verify, remove or defer, got {other:?}"))
+            }
         };
-        cfg
+        if let Some(ms) = o.verify_cooldown_ms {
+            cfg.verify_cooldown =
+                VerifyCooldown::from_ms(ms).map_err(|e| format!("options.verify_cooldown_ms: {e}"))?;
+        }
+        Ok(cfg)
     }
 
     fn apply(&mut self, step: &Step) -> Result<(), String> {
@@ -160,7 +168,7 @@ impl<'a> Replay<'a> {
                     if !matches!(input, CallInput::Command(Command::Initialize)) {
                         return Err(format!("step {}: {name} before initialize", self.step));
                     }
-                    self.machine = Some(SessionMachine::new(self.config()));
+                    self.machine = Some(SessionMachine::new(self.config()?));
                 }
                 let now = self.now;
                 let m = self.machine.as_mut().ok_or("no client")?;

@@ -57,6 +57,10 @@ pub struct Options {
     /// This project's extension: `verify` (default), `remove` or `defer`.
     #[serde(default)]
     pub session_not_found: Option<String>,
+    /// This project's extension: the verify cooldown in ms (POLICY.md section 5; default 30 000,
+    /// 0 turns it off).
+    #[serde(default)]
+    pub verify_cooldown_ms: Option<i64>,
 }
 
 impl Default for Options {
@@ -67,6 +71,7 @@ impl Default for Options {
             persist_session: true,
             is_server: false,
             session_not_found: None,
+            verify_cooldown_ms: None,
         }
     }
 }

@@ -20,6 +20,10 @@ pub enum ErrorKind {
     InvalidInput,
     /// The session store failed.
     Storage,
+    /// The session is alive (the refresh endpoint just accepted it) but `/user` still answered
+    /// a suspicion, typically from a replica that lags behind: the session is kept, nothing is
+    /// announced. Retryable: ask again later (POLICY.md section 5).
+    SessionUnconfirmed,
 }
 
 impl ErrorKind {
@@ -33,7 +37,27 @@ impl ErrorKind {
             ErrorKind::RefreshDiscarded => "refresh_discarded",
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Storage => "storage",
+            ErrorKind::SessionUnconfirmed => "session_unconfirmed",
         }
+    }
+}
+
+impl ErrorKind {
+    /// Every kind, in declaration order (for bindings and tests that must cover them all).
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::SessionMissing,
+        ErrorKind::Api,
+        ErrorKind::RetryableFetch,
+        ErrorKind::InvalidResponse,
+        ErrorKind::RefreshDiscarded,
+        ErrorKind::InvalidInput,
+        ErrorKind::Storage,
+        ErrorKind::SessionUnconfirmed,
+    ];
+
+    /// Whether a call that failed with this kind may succeed if made again later, unchanged.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, ErrorKind::RetryableFetch | ErrorKind::SessionUnconfirmed)
     }
 }
 
@@ -78,7 +102,7 @@ impl AuthError {
 
     /// Whether the app may retry the same call later with a chance of success.
     pub fn is_retryable(&self) -> bool {
-        self.kind == ErrorKind::RetryableFetch
+        self.kind.is_retryable()
     }
 }
 

@@ -40,7 +40,7 @@ pub use api::{
     AuthEvent, Command, Diagnostic, DiagnosticKind, EventKind, Lifecycle, OpId, OpValue, OtpRecipient, Output,
     Reachability, RemovalReason, SignOutScope, StorageFailure, StorageOpId,
 };
-pub use config::{Config, SessionNotFoundPolicy};
+pub use config::{Config, ConfigError, SessionNotFoundPolicy, VerifyCooldown};
 pub use error::{AuthError, ErrorKind};
 pub use http::{HttpRequest, HttpResponse, Method, RequestId, TransportFailure};
 pub use machine::SessionMachine;

@@ -8,6 +8,7 @@
 //! The policy lives in three places, each readable on its own:
 //! - `crate::classify`: what an answer means (the table of POLICY.md section 2);
 //! - `flight`: refreshes, their retries, cooldown, and what a failed refresh does to the session;
+//! - `suspicion`: what a `/user` suspicion leads to (POLICY.md section 5);
 //! - `ops`: what each command does, step by step, and what it answers.
 //!
 //! `store` keeps storage and the machine's view of the session in step.
@@ -15,6 +16,7 @@
 mod flight;
 mod ops;
 mod store;
+mod suspicion;
 
 use crate::api::{
     AuthEvent, Command, Diagnostic, DiagnosticKind, EventKind, Lifecycle, OpId, OpValue, Output, Reachability,
@@ -67,6 +69,9 @@ pub struct SessionMachine {
     requests: Vec<(RequestId, Pending)>,
     flights: Vec<Flight>,
     cooldown: Option<Cooldown>,
+    /// When a verify refresh of this session last succeeded (device clock, ms): a suspicion
+    /// within `verify_cooldown` of it makes no second refresh.
+    verified_at: Option<u64>,
     auto_refresh: bool,
     foreground: bool,
     online: bool,
@@ -86,6 +91,7 @@ impl std::fmt::Debug for SessionMachine {
             .field("requests_in_flight", &self.requests.len())
             .field("refreshes_in_flight", &self.flights.len())
             .field("cooling_down", &self.cooldown.is_some())
+            .field("verified_at", &self.verified_at)
             .field("auto_refresh", &self.auto_refresh)
             .field("foreground", &self.foreground)
             .field("online", &self.online)
@@ -115,6 +121,7 @@ impl SessionMachine {
             requests: Vec::new(),
             flights: Vec::new(),
             cooldown: None,
+            verified_at: None,
             foreground: true,
             online: true,
             jitter_state: None,
@@ -308,6 +315,10 @@ impl SessionMachine {
     }
 
     fn emit(&mut self, kind: EventKind, reason: Option<RemovalReason>, expired: bool) {
+        if matches!(kind, EventKind::SignedIn | EventKind::SignedOut | EventKind::PasswordRecovery) {
+            // A new session (or none) was never verified: the verify cooldown is the old one's.
+            self.verified_at = None;
+        }
         let session = if kind == EventKind::SignedOut { None } else { self.session.clone() };
         self.out.push_back(Output::Event(AuthEvent { kind, session, expired, reason }));
     }

@@ -2,10 +2,10 @@
 
 use super::flight::{Outcome, RefreshKind, Waiter};
 use super::store::ReadKey;
+use super::suspicion::{next_step, About, Ask, Situation, Step};
 use super::SessionMachine;
 use crate::api::{Command, EventKind, OpId, OpValue, Output, RemovalReason, SignOutScope};
-use crate::classify::{classify_response, classify_transport, Class, Failure, Suspicion};
-use crate::config::SessionNotFoundPolicy;
+use crate::classify::{classify_response, classify_transport, Class, Failure};
 use crate::error::{AuthError, ErrorKind};
 use crate::http::{HttpRequest, HttpResponse, RequestId, TransportFailure};
 use crate::storage::{parse_stored_session, parse_stored_verifier, serialize_verifier, StoredVerifier};
@@ -71,11 +71,11 @@ pub(super) enum AfterRefresh {
 #[derive(Debug, Clone)]
 pub(super) enum Pending {
     Refresh(u64),
-    /// `GET /user` for the session; `retry` carries the first suspicion when this is the retry.
+    /// `GET /user` for the session, with this token.
     User {
         op: OpId,
         token: String,
-        retry: Option<AuthError>,
+        ask: Ask,
     },
     UserWithJwt(OpId),
     SetSessionUser {
@@ -323,7 +323,7 @@ impl SessionMachine {
         let doomed = self.doomed.is_some() && !expired;
         match then {
             Then::GetSession if !due || doomed => self.complete(op, Ok(current(self))),
-            Then::GetUser if !due || doomed => self.send_user(op, access, None),
+            Then::GetUser if !due || doomed => self.send_user(op, access, Ask::First),
             Then::GetSession => self.start_refresh(now, refresh, own, wait(AfterRefresh::GetSession)),
             Then::GetUser => self.start_refresh(now, refresh, own, wait(AfterRefresh::GetUser)),
             // Another process just rotated it: that is the refresh the caller asked for.
@@ -370,12 +370,18 @@ impl SessionMachine {
                 None => self.complete(op, Err(e)),
             },
             (AfterRefresh::RefreshSession, Err(e)) => self.complete(op, Err(e)),
-            (AfterRefresh::GetUser, Ok(s)) => self.send_user(op, s.access_token, None),
+            (AfterRefresh::GetUser, Ok(s)) => self.send_user(op, s.access_token, Ask::First),
             (AfterRefresh::GetUser, Err(e)) => match usable {
-                Some(s) => self.send_user(op, s.access_token, None),
+                Some(s) => self.send_user(op, s.access_token, Ask::First),
                 None => self.complete(op, Err(e)),
             },
-            (AfterRefresh::VerifyUser(suspicion), Ok(s)) => self.send_user(op, s.access_token, Some(suspicion)),
+            (AfterRefresh::VerifyUser(_), Ok(s)) => {
+                if matches!(outcome, Outcome::Refreshed(_)) {
+                    // The refresh endpoint accepted the session: the verify cooldown starts.
+                    self.verified_at = Some(now);
+                }
+                self.send_user(op, s.access_token, Ask::AfterVerify)
+            }
             (AfterRefresh::VerifyUser(suspicion), Err(e)) => {
                 let gone = self.session.is_none() && matches!(e.kind, ErrorKind::Api | ErrorKind::SessionMissing);
                 let err = if gone { suspicion.with_kind(ErrorKind::SessionMissing) } else { e };
@@ -417,42 +423,55 @@ impl SessionMachine {
 
     // ---- get_user -------------------------------------------------------------------------
 
-    fn send_user(&mut self, op: OpId, token: String, retry: Option<AuthError>) {
+    fn send_user(&mut self, op: OpId, token: String, ask: Ask) {
         let req_token = token.clone();
-        self.send(Pending::User { op, token, retry }, |cfg, id| requests::get_user(cfg, id, &req_token));
+        self.send(Pending::User { op, token, ask }, |cfg, id| requests::get_user(cfg, id, &req_token));
     }
 
-    fn user_failed(&mut self, now: u64, op: OpId, token: String, retry: Option<AuthError>, f: Failure) {
+    /// `/user` failed: a suspicion goes through [`next_step`], anything else is the answer.
+    fn user_failed(&mut self, now: u64, op: OpId, token: String, ask: Ask, f: Failure) {
         let Some(suspicion) = f.user_suspicion() else {
             return self.complete(op, Err(f.error));
         };
-        let current = self.session.clone();
-        let current = current.filter(|s| s.access_token == token);
-        if retry.is_some() {
-            // The second suspicion after a successful refresh is the verdict.
-            if current.is_some() {
-                self.remove_session(RemovalReason::VerifiedRevocation, Some(f.error.clone()));
-            }
-            return self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing)));
-        }
-        let Some(s) = current else {
-            // The session changed while /user was asked: ask again about the current one.
-            return match self.session.clone() {
-                Some(s) => self.send_user(op, s.access_token, Some(f.error)),
-                None => self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing))),
-            };
+        let about = match &self.session {
+            None => About::Removed,
+            Some(s) if s.access_token == token => About::Current,
+            Some(_) => About::Replaced,
         };
-        let verify =
-            suspicion == Suspicion::TokenExpired || self.cfg.session_not_found == SessionNotFoundPolicy::Verify;
-        if verify {
-            let waiter = Waiter { op, then: AfterRefresh::VerifyUser(f.error), first_attempt_only: true };
-            let kind = RefreshKind { own: true, reread: true, verify: true };
-            self.start_refresh(now, s.refresh_token, kind, Some(waiter));
-        } else if self.cfg.session_not_found == SessionNotFoundPolicy::Remove {
-            self.remove_session(RemovalReason::RemovedByPolicy, Some(f.error.clone()));
-            self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing)));
-        } else {
-            self.complete(op, Err(f.error));
+        // A clock set back before the last verify ends the cooldown rather than stretching it: one
+        // extra refresh costs less than a revoked session kept for as long as the clock was moved.
+        let cooldown = self.cfg.verify_cooldown.as_ms();
+        let verified_recently = self.verified_at.is_some_and(|at| now >= at && now - at < cooldown);
+        let policy = self.cfg.session_not_found;
+        let situation = Situation { suspicion, ask, about, policy, verified_recently };
+        match next_step(situation) {
+            Step::Verify => {
+                let Some(refresh_token) = self.session.as_ref().map(|s| s.refresh_token.clone()) else {
+                    return self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing)));
+                };
+                let waiter = Waiter { op, then: AfterRefresh::VerifyUser(f.error), first_attempt_only: true };
+                let kind = RefreshKind { own: true, reread: true, verify: true };
+                self.start_refresh(now, refresh_token, kind, Some(waiter));
+            }
+            Step::Unconfirmed => {
+                let message = format!(
+                    "the session is alive (the refresh endpoint accepted it) but /user still answered: {}; \
+                     retry later",
+                    f.error.message
+                );
+                let error = AuthError { kind: ErrorKind::SessionUnconfirmed, message, retry_after_ms: None, ..f.error };
+                self.complete(op, Err(error));
+            }
+            Step::AskAgain => match self.session.as_ref().map(|s| s.access_token.clone()) {
+                Some(access) => self.send_user(op, access, Ask::First),
+                None => self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing))),
+            },
+            Step::Remove => {
+                self.remove_session(RemovalReason::RemovedByPolicy, Some(f.error.clone()));
+                self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing)));
+            }
+            Step::Missing => self.complete(op, Err(f.error.with_kind(ErrorKind::SessionMissing))),
+            Step::Return => self.complete(op, Err(f.error)),
         }
     }
 
@@ -571,9 +590,9 @@ impl SessionMachine {
         };
         match pending {
             Pending::Refresh(flight) => self.on_refresh_answer(now, flight, answer),
-            Pending::User { op, token, retry } => match answer {
+            Pending::User { op, token, ask } => match answer {
                 Ok(resp) => self.complete(op, user_value(&resp)),
-                Err(f) => self.user_failed(now, op, token, retry, f),
+                Err(f) => self.user_failed(now, op, token, ask, f),
             },
             Pending::UserWithJwt(op) => {
                 let result = answer.map_err(|f| f.error).and_then(|resp| user_value(&resp));
