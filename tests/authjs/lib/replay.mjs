@@ -15,9 +15,11 @@ const DEFAULT_OPTIONS = {
   auto_refresh_token: false,
   persist_session: true,
   is_server: false,
-  // This project's extension (how our core treats /user session_not_found); auth-js has one
-  // behaviour, so the option is accepted and has no effect here.
+  // This project's extensions (how our core treats /user session_not_found, and how long after
+  // a successful verify refresh it makes no other); auth-js has one behaviour and no cooldown, so
+  // the options are accepted and have no effect here.
   session_not_found: null,
+  verify_cooldown_ms: null,
 }
 // Statuses whose answers cannot carry a body (the Response constructor refuses one).
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304])

@@ -40,7 +40,8 @@ AUTHJS_KINDS = {
 }
 EXPECT_KEYS = {"events", "requests", "results", "storage", "never", "last_event", "initial_session"}
 SCENARIO_KEYS = {"name", "about", "start_ms", "options", "storage", "server", "offline_ms", "steps", "expect"}
-OPTION_KEYS = {"storage_key", "auto_refresh_token", "persist_session", "is_server"}
+OPTION_KEYS = {"storage_key", "auto_refresh_token", "persist_session", "is_server",
+               "session_not_found", "verify_cooldown_ms"}  # the last two: this project's extensions
 
 
 def tag_of_token(token):

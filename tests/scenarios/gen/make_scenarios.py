@@ -718,11 +718,11 @@ sc("sign-in-during-refresh-discards-answer",
 
 # ---------------------------------------------------------------- get_user and the verify policy
 
-sc("get-user-session-not-found-twice-signs-out",
-   "session_not_found from /user, a successful verification refresh, and session_not_found again is the verdict: removed, SIGNED_OUT.",
-   [INIT, GET_USER],
-   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "SIGNED_OUT"], "requests": [USER, REFRESH, USER],
-    "results": {"1": "err:session_missing"}, "storage": {}},
+sc("get-user-session-not-found-after-verify-unconfirmed",
+   "session_not_found from /user, a successful verification refresh, and session_not_found again from a lagging replica is no verdict: the session is kept, no SIGNED_OUT, session_unconfirmed.",
+   [INIT, GET_USER, GET_SESSION],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED"], "requests": [USER, REFRESH, USER],
+    "results": {"1": "err:session_unconfirmed", "2": "ok:b"}, "never": ["SIGNED_OUT"], "storage": {KEY: "b"}},
    storage=st("a", H1), server={"GET /user": [SESSION_NOT_FOUND, SESSION_NOT_FOUND], "POST /token": [tok("b")]})
 
 sc("get-user-session-not-found-refresh-transient",
@@ -808,6 +808,89 @@ sc("get-user-session-not-found-legacy-error-code",
            "POST /token": [err(400, None, None, api=False,
                                body={"code": 400, "error_code": "refresh_token_not_found",
                                      "msg": "Invalid Refresh Token: Refresh Token Not Found"})]})
+
+# ---------------------------------------------------------------- get_user: session_unconfirmed, verify cooldown
+#
+# A verify refresh that succeeds proves the session alive (the refresh endpoint is answered by the
+# primary): a /user suspicion after it, from a replica lagging longer than the verify round trip, is
+# answered session_unconfirmed (retryable) and the session is kept. Within verify_cooldown (30 s by
+# default) of that refresh a new suspicion is answered session_unconfirmed at once, with no refresh;
+# after it the next suspicion verifies again, so a revocation is still found and cleaned up.
+
+USER_NOT_FOUND = err(403, "user_not_found", "User from sub claim in JWT does not exist")
+BAD_JWT = err(401, "bad_jwt", "invalid JWT: unable to parse or verify signature")
+SESSION_EXPIRED = err(403, "session_expired", "Session has expired")
+COOLDOWN_MS = 30000
+SESSION_NOT_FOUND_LATE = err(403, "session_not_found", "Session from session_id claim in JWT does not exist", delay=1000)
+
+for code, answer, what in [("bad-jwt", BAD_JWT, "401 bad_jwt"), ("user-not-found", USER_NOT_FOUND, "403 user_not_found"),
+                           ("session-expired", SESSION_EXPIRED, "403 session_expired")]:
+    sc("get-user-%s-after-verify-unconfirmed" % code,
+       what + " from /user again after a successful verification refresh is no verdict either: the session is kept, no SIGNED_OUT, session_unconfirmed.",
+       [INIT, GET_USER, GET_SESSION],
+       {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED"], "requests": [USER, REFRESH, USER],
+        "results": {"1": "err:session_unconfirmed", "2": "ok:b"}, "never": ["SIGNED_OUT"], "storage": {KEY: "b"}},
+       storage=st("a", H1), server={"GET /user": [answer, answer], "POST /token": [tok("b")]})
+
+sc("get-user-session-not-found-within-cooldown-no-refresh",
+   "Three more get_user calls within the 30 s verify cooldown, each answered session_not_found, make no refresh: each sends only its /user request and ends session_unconfirmed, the session kept.",
+   [INIT, GET_USER, adv(1000), GET_USER, GET_USER, adv(28000), GET_USER, GET_SESSION],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED"], "requests": [USER, REFRESH, USER, USER, USER, USER],
+    "results": {"1": "err:session_unconfirmed", "3": "err:session_unconfirmed", "4": "err:session_unconfirmed",
+                "6": "err:session_unconfirmed", "7": "ok:b"},
+    "never": ["SIGNED_OUT"], "storage": {KEY: "b"}},
+   storage=st("a", H1), server={"GET /user": [SESSION_NOT_FOUND] * 5, "POST /token": [tok("b"), tok("z")]})
+
+sc("get-user-verify-cooldown-boundary",
+   "A suspicion 1 ms before the 30 s verify cooldown ends makes no refresh, and one at its end verifies again: refresh, retry, the user is returned.",
+   [INIT, GET_USER, adv(COOLDOWN_MS - 1), GET_USER, adv(1), GET_USER],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "TOKEN_REFRESHED"],
+    "requests": [USER, REFRESH, USER, USER, USER, REFRESH, USER],
+    "results": {"1": "err:session_unconfirmed", "3": "err:session_unconfirmed", "5": "ok"},
+    "never": ["SIGNED_OUT"], "storage": {KEY: "c"}},
+   storage=st("a", H1),
+   server={"GET /user": [SESSION_NOT_FOUND] * 4 + [user_ok()], "POST /token": [tok("b"), tok("c", issued=30)]})
+
+for suffix, options, what in [("", None, "with auto refresh off (server-side rendering)"),
+                              ("-auto-refresh-on", AUTO, "with auto refresh on (its timer is due only 90 s before the hour-long tokens expire)")]:
+    sc("get-user-after-cooldown-revoked-signs-out" + suffix,
+       "A session kept as session_unconfirmed and revoked afterwards is found out by the first suspicion after the 30 s verify cooldown " + what + ": the refresh answers refresh_token_not_found, SIGNED_OUT, storage emptied, session_missing.",
+       [INIT, GET_USER, adv(COOLDOWN_MS + 1000), GET_USER, GET_SESSION],
+       {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "SIGNED_OUT"], "requests": [USER, REFRESH, USER, USER, REFRESH],
+        "results": {"1": "err:session_unconfirmed", "3": "err:session_missing", "4": "ok:none"},
+        "last_event": "SIGNED_OUT", "storage": {}},
+       storage=st("a", H1), server={"GET /user": [SESSION_NOT_FOUND] * 3, "POST /token": [tok("b"), RT_NOT_FOUND]},
+       options=options)
+
+sc("get-user-verify-cooldown-zero-verifies-again",
+   "With verify_cooldown_ms 0 a suspicion right after a session_unconfirmed verifies again: a second refresh, a retry, the user is returned.",
+   [INIT, GET_USER, GET_USER],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "TOKEN_REFRESHED"],
+    "requests": [USER, REFRESH, USER, USER, REFRESH, USER],
+    "results": {"1": "err:session_unconfirmed", "2": "ok"}, "never": ["SIGNED_OUT"], "storage": {KEY: "c"}},
+   storage=st("a", H1),
+   server={"GET /user": [SESSION_NOT_FOUND] * 3 + [user_ok()], "POST /token": [tok("b"), tok("c")]},
+   options={"verify_cooldown_ms": 0})
+
+sc("get-user-sign-out-during-retried-user-stays-signed-out",
+   "A local sign-out while the /user retried after a verification refresh is in flight wins: the late session_not_found ends get_user with session_missing, nothing comes back, SIGNED_OUT once.",
+   [INIT, GET_USER, sign_out("local"), adv(2000), GET_SESSION],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "SIGNED_OUT"], "requests": [USER, REFRESH, USER, LOGOUT_LOCAL],
+    "results": {"1": "err:session_missing", "2": "ok", "4": "ok:none"}, "last_event": "SIGNED_OUT", "storage": {}},
+   storage=st("a", H1),
+   server={"GET /user": [SESSION_NOT_FOUND, SESSION_NOT_FOUND_LATE],
+           "POST /token": [tok("b")], "POST /logout": [no_content()]})
+
+sc("get-user-sign-in-during-retried-user-asks-about-new-session",
+   "A sign-in while the /user retried after a verification refresh is in flight: its late session_not_found is about the old session, so /user is asked about the new one, whose suspicion is verified afresh (no cooldown carried over) and answered with the user.",
+   [INIT, GET_USER, PW_SIGN_IN, adv(2000)],
+   {"events": ["INITIAL_SESSION", "TOKEN_REFRESHED", "SIGNED_IN", "TOKEN_REFRESHED"],
+    "requests": [USER, REFRESH, USER, PASSWORD, USER, REFRESH, USER],
+    "results": {"1": "ok", "2": "ok:p"}, "never": ["SIGNED_OUT"], "storage": {KEY: "q"}},
+   storage=st("a", H1),
+   server={"GET /user": [SESSION_NOT_FOUND, SESSION_NOT_FOUND_LATE,
+                         SESSION_NOT_FOUND, user_ok()],
+           "POST /token": [tok("b"), tok("p"), tok("q", issued=1)]})
 
 sc("get-user-due-refreshes-first",
    "get_user on a due session refreshes first and asks /user with the new access token.",
