@@ -2,13 +2,15 @@
 # Tests of the C API, from C:
 #  1. the generated header parses as C and as C++, and the cdylib exports every function it
 #     declares (and no other gs_ symbol);
-#  2. tests/replay.c (a scenario driver in C, with cJSON) and examples/minimal.c compile with
+#  2. tests/replay.c (a scenario driver in C, with cJSON), tests/api.c (direct calls: the checks
+#     of the configuration, the error of a `complete` output) and examples/minimal.c compile with
 #     gcc -Wall -Wextra -Werror against the staticlib and against the cdylib;
 #  3. same bytes: every scenario of tests/scenarios replayed through the C API (both links)
 #     prints the same trace, byte for byte, and exits with the same code as `gotrue-session
 #     replay`; the named scenarios below must also meet their expectations (exit 0);
-#  4. valgrind's memcheck finds no error and no leak: the named scenarios through both links,
-#     the whole corpus through the static link, and the example.
+#  4. tests/api.c passes, and valgrind's memcheck finds no error and no leak in it (both links),
+#     in the named scenarios through both links, the whole corpus through the static link, and
+#     the example.
 # Needs gcc, g++, valgrind and libcjson-dev (.ci/run installs them). Prints
 # `c-api: N passed, N failed` and exits non-zero on any failure.
 set -euo pipefail
@@ -18,6 +20,8 @@ cd "$(dirname "$0")/../.."
 named=(
   get-user-session-not-found-transient      # get_user: a suspicion verified by a refresh
   get-user-network-error                    # get_user: transport failure
+  get-user-session-not-found-after-verify-unconfirmed # get_user: session_unconfirmed, session kept
+  get-user-verify-cooldown-zero-verifies-again        # the verify_cooldown_ms option
   refresh-retry-burst-then-cooldown         # refresh retries on the virtual clock, cooldown
   refresh-retry-after-then-ok               # Retry-After header
   sign-out-global-session-not-found-removes # sign-out
@@ -74,7 +78,7 @@ echo "-- compiling with gcc -Wall -Wextra -Werror"
 cflags=(-std=c11 -Wall -Wextra -Werror -O1 -g -Ibindings/c/include)
 static_link=("$lib/libgotrue_session_c.a" -lcjson -lpthread -ldl -lm)
 dynamic_link=(-L"$lib" -lgotrue_session_c -Wl,-rpath,"$lib" -lcjson -lpthread -ldl -lm)
-for prog in tests/replay examples/minimal; do
+for prog in tests/replay tests/api examples/minimal; do
   name=$(basename "$prog")
   check "compile $name (static)" gcc "${cflags[@]}" "bindings/c/$prog.c" "${static_link[@]}" -o "$out/$name-static"
   check "compile $name (dynamic)" gcc "${cflags[@]}" "bindings/c/$prog.c" "${dynamic_link[@]}" -o "$out/$name-dynamic"
@@ -86,8 +90,12 @@ if diff <(sed -n '/^```c$/,/^```$/p' bindings/c/README.md | sed '1d;$d') \
 else
   fail "the example in bindings/c/README.md differs from bindings/c/examples/minimal.c"
 fi
-if ldd "$out/replay-dynamic" | grep -q "libgotrue_session_c.so => $lib/"; then pass; else fail "replay-dynamic does not load the cdylib"; fi
-if ldd "$out/replay-static" | grep -q libgotrue_session_c; then fail "replay-static loads the cdylib"; else pass; fi
+# ldd's output is read whole first: under pipefail, `ldd | grep -q` fails at random when grep
+# exits on its match and ldd, still writing, dies of SIGPIPE.
+deps_dynamic=$(ldd "$out/replay-dynamic")
+deps_static=$(ldd "$out/replay-static")
+if grep -q "libgotrue_session_c.so => $lib/" <<<"$deps_dynamic"; then pass; else fail "replay-dynamic does not load the cdylib"; fi
+if grep -q libgotrue_session_c <<<"$deps_static"; then fail "replay-static loads the cdylib"; else pass; fi
 
 echo "-- same bytes: every scenario through the C API and through the Rust replay"
 for name in "${named[@]}"; do
@@ -118,6 +126,10 @@ echo "   ${#files[@]} scenarios compared"
 
 echo "-- valgrind memcheck"
 vg=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible)
+for link in static dynamic; do
+  # Its own failures exit 1 and name themselves on stderr; valgrind's exit 99.
+  check "tests/api.c under valgrind ($link)" "${vg[@]}" --error-exitcode=99 "$out/api-$link"
+done
 for link in static dynamic; do
   check "valgrind: named scenarios ($link)" "${vg[@]}" --error-exitcode=1 "$out/replay-$link" "${named_files[@]}" >/dev/null
   check "valgrind: minimal example ($link)" "${vg[@]}" --error-exitcode=1 "$out/minimal-$link" >/dev/null

@@ -105,8 +105,11 @@ const char *gs_version(void);
  * `config_json` (borrowed) is an object: `storage_key` and `api_key` (strings, required);
  * optional `auto_refresh` (default true), `persist_session` (default true), `jitter` (default
  * true: spread retries; pass entropy in `jitter_seed`), `jitter_seed` (integer),
- * `session_not_found` (`"verify"` (default), `"remove"` or `"defer"`), `margin_ms` (default
- * 90000), `client_info` (the `X-Client-Info` header), and `retry`: `{"base_delay_ms": 200,
+ * `session_not_found` (`"verify"` (default), `"remove"` or `"defer"`), `verify_cooldown_ms`
+ * (default 30000: a `/user` suspicion sooner than this after a verify refresh that succeeded
+ * is answered `session_unconfirmed` without another refresh; 0 turns the cooldown off; a whole
+ * number from 0 to 600000, anything else is an error), `margin_ms` (default 90000),
+ * `client_info` (the `X-Client-Info` header), and `retry`: `{"base_delay_ms": 200,
  * "burst_window_ms": 30000, "cooldown_ms": 60000}` (each optional). Unknown fields are errors.
  *
  * Returns a machine owned by the caller (free it with `gs_machine_free`), or NULL with the
@@ -308,8 +311,15 @@ enum GsErrorCode gs_machine_set_auto_refresh(struct GsMachine *machine,
  *   "reason":"user_sign_out"|...|null,"session":SESSION|null}`: deliver to listeners.
  * - `{"type":"complete","op":N,"ok":bool,"error":ERROR|null,"value":VALUE|null}`: operation
  *   `op` finished. ERROR is `{"kind":"session_missing"|"api"|"retryable_fetch"|
- *   "invalid_response"|"refresh_discarded"|"invalid_input"|"storage","status":N|null,
- *   "code":"..."|null,"message":"...","retry_after_ms":N|null}`. VALUE is `{"kind":"done"}`,
+ *   "invalid_response"|"refresh_discarded"|"invalid_input"|"storage"|"session_unconfirmed",
+ *   "status":N|null,"code":"..."|null,"message":"...","retry_after_ms":N|null,
+ *   "retryable":bool}`. `retryable`: whether the same call, made again later, may succeed
+ *   (retryable kinds: `retryable_fetch` and `session_unconfirmed`). `session_unconfirmed` comes
+ *   from `get_user`: `/user` doubted a session the refresh endpoint accepts (a lagging
+ *   replica: the verify refresh succeeded and `/user` still doubted it, or the doubt came
+ *   within `verify_cooldown_ms` of such a refresh), so the session is kept and no `SIGNED_OUT`
+ *   is sent; `status` and `code` are those of the last `/user` answer. VALUE is
+ *   `{"kind":"done"}`,
  *   `{"kind":"session","access_token":"..."|null,"session":SESSION|null}`,
  *   `{"kind":"user","user_id":"...","user":USER}` or
  *   `{"kind":"pkce_challenge","challenge":"...","method":"s256"}`.

@@ -6,7 +6,7 @@
 use crate::boundary::Failure;
 use crate::GsErrorCode;
 use gotrue_session::retry::RetryPolicy;
-use gotrue_session::{Command, Config, OtpRecipient, SessionNotFoundPolicy, SignOutScope};
+use gotrue_session::{Command, Config, OtpRecipient, SessionNotFoundPolicy, SignOutScope, VerifyCooldown};
 use serde_json::{Map, Value};
 
 /// Parses JSON text into an object; `what` names the argument in messages.
@@ -66,6 +66,22 @@ impl Fields {
         }
     }
 
+    /// A verify cooldown in ms, checked by the core's own rule ([`VerifyCooldown::from_ms`]).
+    /// A wrong type and a value out of range get the same message, which gives the range: the
+    /// caller learns what to pass either way, and the value is never quoted.
+    fn verify_cooldown(&mut self, key: &str) -> Result<Option<VerifyCooldown>, Failure> {
+        let Some(v) = self.take(key) else { return Ok(None) };
+        // A whole number too large for i64 is out of range, not of the wrong type.
+        let ms = v.as_i64().or_else(|| v.as_u64().map(|_| i64::MAX));
+        match ms.map(VerifyCooldown::from_ms) {
+            Some(Ok(c)) => Ok(Some(c)),
+            _ => {
+                Err(self
+                    .wrong(key, &format!("a whole number of ms from 0 (no cooldown) to {}", VerifyCooldown::MAX_MS)))
+            }
+        }
+    }
+
     /// Fails on the first field nobody took.
     fn finish(self) -> Result<(), Failure> {
         match self.map.keys().next() {
@@ -99,6 +115,9 @@ pub(crate) fn config(json: &str) -> Result<(Config, Option<u64>), Failure> {
             "defer" => SessionNotFoundPolicy::Defer,
             _ => return Err(f.wrong("session_not_found", "\"verify\", \"remove\" or \"defer\"")),
         };
+    }
+    if let Some(v) = f.verify_cooldown("verify_cooldown_ms")? {
+        cfg.verify_cooldown = v;
     }
     if let Some(v) = f.opt_string("client_info")? {
         cfg.client_info = v;
@@ -242,6 +261,26 @@ mod tests {
         assert_eq!(c.session_not_found, SessionNotFoundPolicy::Defer);
         assert_eq!((c.margin_ms, c.client_info.as_str()), (5, "x"));
         assert_eq!(c.retry, RetryPolicy { base_delay_ms: 1, burst_window_ms: 2, cooldown_ms: 3 });
+    }
+
+    #[test]
+    fn verify_cooldown_in_range_is_taken() {
+        let cooldown = |json: &str| config(json).map(|(c, _)| c.verify_cooldown.as_ms());
+        assert_eq!(cooldown(r#"{"storage_key":"k","api_key":"a"}"#), Ok(30_000));
+        assert_eq!(cooldown(r#"{"storage_key":"k","api_key":"a","verify_cooldown_ms":null}"#), Ok(30_000));
+        assert_eq!(cooldown(r#"{"storage_key":"k","api_key":"a","verify_cooldown_ms":0}"#), Ok(0));
+        assert_eq!(cooldown(r#"{"storage_key":"k","api_key":"a","verify_cooldown_ms":5000}"#), Ok(5_000));
+        assert_eq!(cooldown(r#"{"storage_key":"k","api_key":"a","verify_cooldown_ms":600000}"#), Ok(600_000));
+    }
+
+    #[test]
+    fn verify_cooldown_out_of_range_or_of_the_wrong_type_names_field_and_range() {
+        let want = "config: `verify_cooldown_ms` must be a whole number of ms from 0 (no cooldown) to 600000";
+        for bad in ["-1", "600001", "18446744073709551615", "-9223372036854775808", "1.5", "\"30000\"", "true", "[]"] {
+            let json = format!(r#"{{"storage_key":"k","api_key":"a","verify_cooldown_ms":{bad}}}"#);
+            let e = config(&json).unwrap_err();
+            assert_eq!((e.code, e.message.as_str()), (GsErrorCode::InvalidArgument, want), "{bad}");
+        }
     }
 
     #[test]

@@ -68,6 +68,9 @@ struct ErrorOut<'a> {
     code: Option<&'a str>,
     message: &'a str,
     retry_after_ms: Option<u64>,
+    /// The core's own judgement ([`AuthError::is_retryable`]), so that a C program needs no
+    /// list of kinds that a later kind would make stale.
+    retryable: bool,
 }
 
 #[derive(Serialize)]
@@ -100,6 +103,7 @@ fn error(e: &AuthError) -> ErrorOut<'_> {
         code: e.code.as_deref(),
         message: &e.message,
         retry_after_ms: e.retry_after_ms,
+        retryable: e.is_retryable(),
     }
 }
 
@@ -218,13 +222,49 @@ mod tests {
         let out = Output::Complete { op: OpId(9), result: Err(err) };
         assert_eq!(
             output(&out),
-            r#"{"type":"complete","op":9,"ok":false,"error":{"kind":"api","status":400,"code":null,"message":"m","retry_after_ms":null},"value":null}"#
+            r#"{"type":"complete","op":9,"ok":false,"error":{"kind":"api","status":400,"code":null,"message":"m","retry_after_ms":null,"retryable":false},"value":null}"#
         );
         let out = Output::Complete { op: OpId(1), result: Ok(OpValue::Session(None)) };
         assert_eq!(
             output(&out),
             r#"{"type":"complete","op":1,"ok":true,"error":null,"value":{"kind":"session","access_token":null,"session":null}}"#
         );
+    }
+
+    #[test]
+    fn session_unconfirmed_is_retryable_and_keeps_status_and_code() {
+        let mut err = AuthError::new(ErrorKind::SessionUnconfirmed, "m").with_status(403);
+        err.code = Some("session_not_found".into());
+        let out = Output::Complete { op: OpId(4), result: Err(err) };
+        assert_eq!(
+            output(&out),
+            r#"{"type":"complete","op":4,"ok":false,"error":{"kind":"session_unconfirmed","status":403,"code":"session_not_found","message":"m","retry_after_ms":null,"retryable":true},"value":null}"#
+        );
+    }
+
+    /// Documentation text as words, whatever its line breaks and `///` markers.
+    fn prose(text: &str) -> String {
+        text.split_whitespace().filter(|w| *w != "///").collect::<Vec<_>>().join(" ")
+    }
+
+    /// The header (from lib.rs) and the README list every kind and say which are retryable: a
+    /// kind the core adds fails here until both name it.
+    #[test]
+    fn every_error_kind_is_documented() {
+        let (lib, readme) = (prose(include_str!("lib.rs")), prose(include_str!("../README.md")));
+        for kind in ErrorKind::ALL {
+            let err = output(&Output::Complete { op: OpId(1), result: Err(AuthError::new(kind, "m")) });
+            let quoted = format!("\"{}\"", kind.as_str());
+            assert!(err.contains(&format!("\"kind\":{quoted}")), "{err}");
+            assert!(err.contains(&format!("\"retryable\":{}", kind.is_retryable())), "{err}");
+            assert!(lib.contains(&quoted), "lib.rs does not list the error kind {quoted}");
+            assert!(readme.contains(&format!("`{}`", kind.as_str())), "README.md does not list `{}`", kind.as_str());
+        }
+        let retryable: Vec<String> =
+            ErrorKind::ALL.iter().filter(|k| k.is_retryable()).map(|k| format!("`{}`", k.as_str())).collect();
+        let listed = format!("retryable kinds: {}", retryable.join(" and "));
+        assert!(lib.contains(&listed), "lib.rs does not say \"{listed}\"");
+        assert!(readme.contains(&listed), "README.md does not say \"{listed}\"");
     }
 
     #[test]

@@ -1166,7 +1166,7 @@ static bool load(Replay *r) {
   r->now = r->start_ms;
 
   static const char *const options[] = {"storage_key", "auto_refresh_token", "persist_session", "is_server",
-                                        "session_not_found", NULL};
+                                        "session_not_found", "verify_cooldown_ms", NULL};
   const cJSON *o = obj_opt(sc, "options");
   for (const cJSON *c = o ? o->child : NULL; c; c = c->next)
     if (!known_key(c->string, options)) return fail(r, "not a scenario: unknown option %s", c->string);
@@ -1174,6 +1174,11 @@ static bool load(Replay *r) {
   const char *policy = cJSON_IsString(snf) ? snf->valuestring : "verify";
   if (strcmp(policy, "verify") != 0 && strcmp(policy, "remove") != 0 && strcmp(policy, "defer") != 0)
     return fail(r, "options.session_not_found must be verify, remove or defer");
+  /* Any whole number is passed on: the range is the library's to check (gs_machine_new fails at
+   * initialize, as the Rust replay does), so a value it rejects fails the same way here. */
+  const cJSON *cooldown = obj_opt(o, "verify_cooldown_ms");
+  if (cooldown && (!cJSON_IsNumber(cooldown) || cooldown->valuedouble != floor(cooldown->valuedouble)))
+    return fail(r, "options.verify_cooldown_ms must be a whole number of ms");
   Sb cfg = {0};
   sb_puts(&cfg, "{\"storage_key\":");
   json_string(&cfg, cJSON_IsString(key) ? key->valuestring : "sb-test-auth-token");
@@ -1182,6 +1187,7 @@ static bool load(Replay *r) {
             cJSON_IsFalse(obj_opt(o, "persist_session")) ? "false" : "true");
   sb_puts(&cfg, ",\"session_not_found\":");
   json_string(&cfg, policy);
+  if (cooldown) sb_printf(&cfg, ",\"verify_cooldown_ms\":%.0f", cooldown->valuedouble);
   sb_putc(&cfg, '}');
   r->config_json = sb_take(&cfg);
 
