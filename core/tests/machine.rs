@@ -1,27 +1,32 @@
 //! Direct tests of the machine's contract that scenario traces cannot show: output order,
 //! diagnostics (removal reasons, server headers), secrets in `Debug`, PKCE storage, adoption on
-//! "storage changed".
+//! "storage changed", the verify cooldown at its boundary and under a clock set back.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use gotrue_session::{
-    Command, Config, DiagnosticKind, EventKind, HttpResponse, OpValue, Output, RemovalReason, SessionMachine,
-    SignOutScope,
+    Command, Config, DiagnosticKind, ErrorKind, EventKind, HttpRequest, HttpResponse, OpId, OpValue, Output,
+    RemovalReason, SessionMachine, SignOutScope, VerifyCooldown,
 };
 use std::collections::HashMap;
 
 const NOW: u64 = 1_767_225_600_000;
 const KEY: &str = "sb-t-auth-token";
 
-fn jwt(tag: &str, exp: i64) -> String {
-    let claims = format!(r#"{{"sub":"user-1","exp":{exp},"session_id":"s","ref":"{tag}"}}"#);
+fn jwt(tag: &str, exp: i64, session_id: &str) -> String {
+    let claims = format!(r#"{{"sub":"user-1","exp":{exp},"session_id":"{session_id}","ref":"{tag}"}}"#);
     format!("eyJhbGciOiJIUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(claims))
 }
 
+/// A stored session of user-1's server session `s`.
 fn session_json(tag: &str, exp: i64) -> String {
+    session_json_of("s", tag, exp)
+}
+
+fn session_json_of(session_id: &str, tag: &str, exp: i64) -> String {
     format!(
         r#"{{"access_token":"{}","refresh_token":"rt-{tag}-secret","expires_in":3600,"expires_at":{exp},"token_type":"bearer","user":{{"id":"user-1"}}}}"#,
-        jwt(tag, exp)
+        jwt(tag, exp, session_id)
     )
 }
 
@@ -32,10 +37,16 @@ struct World {
     store: HashMap<String, String>,
     seen: Vec<Output>,
     last_request: Option<gotrue_session::RequestId>,
+    /// The device clock handed to the machine (ms).
+    now: u64,
 }
 
 impl World {
     fn new(stored: Option<String>) -> World {
+        World::with_config(stored, |_| {})
+    }
+
+    fn with_config(stored: Option<String>, tune: impl FnOnce(&mut Config)) -> World {
         let mut store = HashMap::new();
         if let Some(s) = stored {
             store.insert(KEY.to_owned(), s);
@@ -43,22 +54,23 @@ impl World {
         let mut cfg = Config::new(KEY, "anon");
         cfg.auto_refresh = false;
         cfg.jitter = false;
-        World { m: SessionMachine::new(cfg), store, seen: Vec::new(), last_request: None }
+        tune(&mut cfg);
+        World { m: SessionMachine::new(cfg), store, seen: Vec::new(), last_request: None, now: NOW }
     }
 
     fn drain(&mut self) {
         while let Some(out) = self.m.poll_output() {
             match &out {
                 Output::StorageRead { id, key, .. } => {
-                    self.m.handle_storage_read(NOW, *id, Ok(self.store.get(key).cloned()))
+                    self.m.handle_storage_read(self.now, *id, Ok(self.store.get(key).cloned()))
                 }
                 Output::StorageWrite { id, key, value } => {
                     self.store.insert(key.clone(), value.clone());
-                    self.m.handle_storage_done(NOW, *id, Ok(()));
+                    self.m.handle_storage_done(self.now, *id, Ok(()));
                 }
                 Output::StorageRemove { id, key } => {
                     self.store.remove(key);
-                    self.m.handle_storage_done(NOW, *id, Ok(()));
+                    self.m.handle_storage_done(self.now, *id, Ok(()));
                 }
                 Output::Http(r) => self.last_request = Some(r.id),
                 _ => {}
@@ -68,7 +80,7 @@ impl World {
     }
 
     fn command(&mut self, cmd: Command) -> gotrue_session::OpId {
-        let op = self.m.handle_command(NOW, cmd);
+        let op = self.m.handle_command(self.now, cmd);
         self.drain();
         op
     }
@@ -80,8 +92,70 @@ impl World {
     fn answer(&mut self, status: u16, headers: &[(&str, &str)], body: &str) {
         let id = self.last_request_id();
         let headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        self.m.handle_response(NOW, id, HttpResponse { status, headers, body: body.as_bytes().to_vec() });
+        self.m.handle_response(self.now, id, HttpResponse { status, headers, body: body.as_bytes().to_vec() });
         self.drain();
+    }
+
+    /// The last request the machine sent.
+    fn last_http(&self) -> &HttpRequest {
+        self.seen.iter().rev().find_map(|o| if let Output::Http(r) = o { Some(r) } else { None }).expect("a request")
+    }
+
+    fn requests_sent(&self) -> usize {
+        self.seen.iter().filter(|o| matches!(o, Output::Http(_))).count()
+    }
+
+    fn result_of(&self, op: OpId) -> Option<Result<(), ErrorKind>> {
+        self.seen.iter().find_map(|o| match o {
+            Output::Complete { op: done, result } if *done == op => Some(result.as_ref().map(drop).map_err(|e| e.kind)),
+            _ => None,
+        })
+    }
+
+    fn signed_out(&self) -> bool {
+        self.seen.iter().any(|o| matches!(o, Output::Event(e) if e.kind == EventKind::SignedOut))
+    }
+
+    /// `/user` answers 403 `session_not_found` to the last request.
+    fn doubt(&mut self) {
+        self.answer(
+            403,
+            &[("x-supabase-api-version", "2024-01-01")],
+            r#"{"code":"session_not_found","message":"Session from session_id claim does not exist"}"#,
+        );
+    }
+
+    /// The refresh endpoint answers the last request with a session valid for an hour from now.
+    fn refreshed(&mut self, tag: &str) {
+        assert_eq!(self.last_http().path, "/token", "a refresh is what is being answered");
+        let exp = (self.now / 1000) as i64 + 3600;
+        self.answer(200, &[], &session_json(tag, exp));
+    }
+
+    /// A get_user whose `/user` doubts the session: returns the call and whether a verify refresh
+    /// went out.
+    fn doubted_get_user(&mut self) -> (OpId, bool) {
+        let op = self.command(Command::GetUser);
+        assert_eq!(self.last_http().path, "/user");
+        let before = self.requests_sent();
+        self.doubt();
+        let refreshed = self.requests_sent() > before;
+        if refreshed {
+            assert_eq!(self.last_http().path, "/token", "the only request a suspicion may lead to is a refresh");
+        }
+        (op, refreshed)
+    }
+
+    /// A verify that succeeds while `/user` keeps doubting: the session is kept, unconfirmed.
+    fn verify_then_doubt_again(&mut self, tag: &str) {
+        let (op, refreshed) = self.doubted_get_user();
+        assert!(refreshed, "the suspicion is verified with a refresh");
+        self.refreshed(tag);
+        assert_eq!(self.last_http().path, "/user", "/user is asked again with the new token");
+        self.doubt();
+        assert_eq!(self.result_of(op), Some(Err(ErrorKind::SessionUnconfirmed)));
+        assert_eq!(self.m.session().map(|s| s.refresh_token.clone()), Some(format!("rt-{tag}-secret")));
+        assert!(!self.signed_out(), "a suspicion after a successful verify is not a verdict");
     }
 }
 
@@ -172,9 +246,13 @@ fn no_secret_in_debug_output_of_any_output() {
     w.answer(500, &[], "<html>oops</html>");
     for out in &w.seen {
         let shown = format!("{out:?}");
-        for secret in
-            ["rt-a-secret", "rt-p-secret", "hunter2-password", &jwt("p", 1_767_229_200), &jwt("a", 1_767_225_650)]
-        {
+        for secret in [
+            "rt-a-secret",
+            "rt-p-secret",
+            "hunter2-password",
+            &jwt("p", 1_767_229_200, "s"),
+            &jwt("a", 1_767_225_650, "s"),
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
     }
@@ -222,4 +300,109 @@ fn storage_changed_by_another_process_is_adopted() {
     w.drain();
     assert!(w.m.session().is_none());
     assert!(w.seen.iter().any(|o| matches!(o, Output::Event(e) if e.reason == Some(RemovalReason::RemovedElsewhere))));
+}
+
+fn stored_for_an_hour() -> Option<String> {
+    Some(session_json("a", (NOW / 1000) as i64 + 3600))
+}
+
+#[test]
+fn a_clock_set_back_before_the_last_verify_ends_the_cooldown() {
+    let mut w = World::new(stored_for_an_hour());
+    w.command(Command::Initialize);
+    w.now = NOW + 60_000;
+    w.verify_then_doubt_again("b");
+    // The clock goes back a minute, before the verify: the cooldown must not last a minute more.
+    w.now = NOW;
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(refreshed, "a clock set back before the last verify keeps the cooldown in force");
+    w.refreshed("c");
+    w.doubt();
+    assert_eq!(w.result_of(op), Some(Err(ErrorKind::SessionUnconfirmed)));
+    // The verify made on the set-back clock starts a cooldown of its own, measured on that clock.
+    w.now = NOW + 10_000;
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(!refreshed, "a refresh inside the cooldown of the verify made after the clock was set back");
+    assert_eq!(w.result_of(op), Some(Err(ErrorKind::SessionUnconfirmed)));
+}
+
+#[test]
+fn without_a_cooldown_every_suspicion_is_verified() {
+    let mut w = World::with_config(stored_for_an_hour(), |cfg| cfg.verify_cooldown = VerifyCooldown::NONE);
+    w.command(Command::Initialize);
+    w.verify_then_doubt_again("b");
+    // Same instant, no cooldown: the next suspicion refreshes again.
+    w.verify_then_doubt_again("c");
+    w.verify_then_doubt_again("d");
+    // And a dead refresh is still the verdict.
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(refreshed);
+    w.answer(
+        400,
+        &[("x-supabase-api-version", "2024-01-01")],
+        r#"{"code":"refresh_token_not_found","message":"Invalid Refresh Token"}"#,
+    );
+    assert_eq!(w.result_of(op), Some(Err(ErrorKind::SessionMissing)));
+    assert!(w.m.session().is_none() && !w.store.contains_key(KEY));
+}
+
+#[test]
+fn the_verify_cooldown_ends_exactly_verify_cooldown_after_the_verify() {
+    let cooldown = 30_000;
+    let mut w = World::with_config(stored_for_an_hour(), |cfg| {
+        cfg.verify_cooldown = VerifyCooldown::from_ms(cooldown).expect("a valid cooldown")
+    });
+    w.command(Command::Initialize);
+    let verified_at = NOW + 1_000;
+    w.now = verified_at;
+    w.verify_then_doubt_again("b");
+    // One millisecond before the end: no refresh, the same retryable answer, status and code kept.
+    w.now = verified_at + cooldown as u64 - 1;
+    let sent = w.requests_sent();
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(!refreshed, "a refresh inside the cooldown");
+    assert_eq!(w.requests_sent(), sent + 1, "only the /user request");
+    let error = w
+        .seen
+        .iter()
+        .find_map(|o| match o {
+            Output::Complete { op: done, result: Err(e) } if *done == op => Some(e.clone()),
+            _ => None,
+        })
+        .expect("an error");
+    assert_eq!(error.kind, ErrorKind::SessionUnconfirmed);
+    assert!(error.is_retryable());
+    assert_eq!((error.status, error.code.as_deref()), (Some(403), Some("session_not_found")));
+    assert!(!w.signed_out());
+    // At the end of the cooldown: the suspicion is verified again.
+    w.now = verified_at + cooldown as u64;
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(refreshed, "no refresh once the cooldown is over");
+    w.refreshed("c");
+    assert_eq!(w.last_http().path, "/user");
+    w.answer(200, &[], r#"{"id":"user-1","aud":"authenticated"}"#);
+    assert_eq!(w.result_of(op), Some(Ok(())));
+    assert!(!w.signed_out());
+}
+
+#[test]
+fn a_new_server_session_adopted_from_storage_is_verified_despite_the_cooldown() {
+    let mut w = World::new(stored_for_an_hour());
+    w.command(Command::Initialize);
+    w.verify_then_doubt_again("b");
+    // Another process signs the same user in again: a new server session, adopted as
+    // TOKEN_REFRESHED (same user). Its first suspicion inside the old session's cooldown is
+    // verified: nothing proved this session alive.
+    w.store.insert(KEY.to_owned(), session_json_of("s2", "n", (NOW / 1000) as i64 + 3600));
+    w.m.handle_storage_changed(w.now);
+    w.drain();
+    assert_eq!(w.m.session().map(|s| s.refresh_token.as_str()), Some("rt-n-secret"));
+    let (_, refreshed) = w.doubted_get_user();
+    assert!(refreshed, "a session the cooldown's verify never saw is verified");
+    // A rotation of the same server session keeps the cooldown.
+    w.answer(200, &[], &session_json_of("s2", "o", (NOW / 1000) as i64 + 3600));
+    w.doubt();
+    let (op, refreshed) = w.doubted_get_user();
+    assert!(!refreshed, "a second verify of the same server session inside its cooldown");
+    assert_eq!(w.result_of(op), Some(Err(ErrorKind::SessionUnconfirmed)));
 }

@@ -28,7 +28,19 @@
 //!     held with no refresh in flight and no timer pending;
 //! 12. with `persist_session` off, the machine touches no storage;
 //! 13. persist before emit: a session is written to storage before the event announcing it, and
-//!     a call answers only a session that was announced.
+//!     a call answers only a session that was announced;
+//! 14. no SIGNED_OUT follows a successful refresh of the same session (the signed-out session is
+//!     the refreshed one or a successor) unless, in between, the refresh endpoint rejected a
+//!     refresh of that lineage (a session-dead signal or an api error, POLICY.md section 3), the
+//!     app called sign_out (or one was still under way), another process changed the stored
+//!     session, or `/user` answered a suspicion under the `remove` policy. Tracked from what the
+//!     simulated server answered and what the app and the other process did: a `/user` suspicion
+//!     after a successful verify refresh is not a verdict;
+//! 15. at most one verify refresh per `verify_cooldown`: a verify refresh is a refresh request sent
+//!     in the drain of a `/user` suspicion answer; one that spends the token a successful verify
+//!     refresh issued (or a later token of that lineage) less than `verify_cooldown` after that
+//!     success, by the machine's clock, is a violation. A SIGNED_IN, PASSWORD_RECOVERY or
+//!     SIGNED_OUT starts a new session and the count anew.
 //!
 //! Knobs: `PROPTEST_CASES` (10 000 by default); `SIM_TRACE=1` appends every input and output of
 //! a failing case to its message; the `regression_k*` tests at the end reproduce, step by step,
@@ -41,7 +53,7 @@ use base64::Engine as _;
 use gotrue_session::{
     AuthEvent, Command, Config, ErrorKind, EventKind, HttpRequest, HttpResponse, Lifecycle, OpId, OpValue,
     OtpRecipient, Output, Reachability, RemovalReason, SessionMachine, SessionNotFoundPolicy, SignOutScope,
-    StorageFailure, TransportFailure,
+    StorageFailure, TransportFailure, VerifyCooldown,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -93,6 +105,8 @@ struct Setup {
     init_read_failures: u8,
     /// Initialize comes after this many actions (calls before it wait for it).
     init_after: u8,
+    /// `Config.verify_cooldown`: 0, a short one a few actions cross, or the default.
+    verify_cooldown_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +168,8 @@ enum Ans {
     RefreshTokenNotFound,
     RefreshTokenAlreadyUsed,
     SessionNotFound,
+    UserNotFound,
+    SessionExpired,
     BadJwt {
         expired: bool,
     },
@@ -175,6 +191,17 @@ impl Ans {
                 | Ans::EmptyBody(_)
                 | Ans::Transport
         )
+    }
+
+    /// What `/user` may answer that is a suspicion, not a verdict (POLICY.md section 5).
+    fn is_suspicion(self) -> bool {
+        matches!(self, Ans::SessionNotFound | Ans::UserNotFound | Ans::SessionExpired | Ans::BadJwt { .. })
+    }
+
+    /// The refresh endpoint refusing the token: a session-dead signal or an api error, the two
+    /// answers POLICY.md section 3 lets remove a session.
+    fn rejects_refresh(self) -> bool {
+        !self.is_transient() && !matches!(self, Ans::Ok | Ans::OkGarbage(_))
     }
 }
 
@@ -219,6 +246,20 @@ enum Action {
         pick: u16,
         ans: Ans,
     },
+    /// Answer a pending refresh request, if any (mostly with new tokens: a verify refresh that
+    /// succeeds is what lets `/user` doubt a live session, invariants 14 and 15).
+    AnswerRefresh {
+        pick: u16,
+        ans: Ans,
+    },
+    /// A get_user whose `/user` answers `ans` (a suspicion) at once; a verify refresh it sends
+    /// succeeds at once, and the retry is answered `ans` again when `doubt_again`, else 200.
+    /// Each step is an input of its own, checked as usual: this only makes the path of POLICY.md
+    /// section 5 common enough for the verify cooldown to be crossed, and held, within a case.
+    DoubtedGetUser {
+        ans: Ans,
+        doubt_again: bool,
+    },
     Advance(u64),
     FailStorage {
         op: StoreOp,
@@ -252,6 +293,14 @@ struct Ctx {
     already_used: bool,
     /// Refresh tokens of the sessions the machine asked storage to hold during this input.
     written: Vec<String>,
+    /// The input answers the session's `GET /user` with a suspicion: a refresh request in its
+    /// drain is a verify refresh.
+    user_suspicion: bool,
+    /// Verify refresh requests sent during this input.
+    verify_sent: u32,
+    /// The input answers a verify refresh with new tokens: a `GET /user` in its drain is the
+    /// retry after a verify.
+    verify_ok: bool,
 }
 
 /// A request in flight, with the refresh token it spends (for refresh requests).
@@ -317,6 +366,27 @@ struct Sim {
     /// What happened, counted, for `coverage_report`.
     stats: Option<BTreeMap<String, u64>>,
     step: usize,
+    /// The configured verify cooldown, in ms.
+    verify_cooldown_ms: u64,
+    policy: Policy,
+    /// A sequence number for what the world does, to tell what came after what (invariant 14).
+    tick: u64,
+    /// Refresh token the server issued in answer to a refresh -> the tick of that answer.
+    confirmed: HashMap<String, u64>,
+    /// Refresh token -> the tick at which the refresh endpoint last rejected a refresh spending it.
+    rejected: HashMap<String, u64>,
+    /// The tick of the last sign_out call, change by another process, or `/user` suspicion under
+    /// the `remove` policy: each may legitimately end any session.
+    excused_at: u64,
+    /// The refresh token the server issued last (set by `success`).
+    issued: Option<String>,
+    /// Verify refresh requests in flight.
+    verify_requests: HashSet<u64>,
+    /// Refresh token issued by a successful verify refresh -> the time of that answer (ms); cleared
+    /// when a session starts or ends (invariant 15).
+    verified: HashMap<String, u64>,
+    /// `GET /user` requests that retry after a successful verify refresh.
+    after_verify_users: HashSet<u64>,
 }
 
 fn jwt(exp: i64, sub: &str, n: u64) -> String {
@@ -357,6 +427,10 @@ impl Sim {
             Policy::Remove => SessionNotFoundPolicy::Remove,
             Policy::Defer => SessionNotFoundPolicy::Defer,
         };
+        cfg.verify_cooldown = i64::try_from(setup.verify_cooldown_ms)
+            .ok()
+            .and_then(|ms| VerifyCooldown::from_ms(ms).ok())
+            .expect("the setup's verify cooldown is valid");
         let mut m = SessionMachine::new(cfg);
         if let Some(seed) = setup.jitter_seed {
             m.seed_jitter(seed);
@@ -401,6 +475,16 @@ impl Sim {
             storage_ops: [0; 3],
             results: HashMap::new(),
             step: 0,
+            verify_cooldown_ms: setup.verify_cooldown_ms,
+            policy: setup.policy,
+            tick: 0,
+            confirmed: HashMap::new(),
+            rejected: HashMap::new(),
+            excused_at: 0,
+            issued: None,
+            verify_requests: HashSet::new(),
+            verified: HashMap::new(),
+            after_verify_users: HashSet::new(),
         };
         let value = match setup.stored {
             Stored::Empty => None,
@@ -453,6 +537,73 @@ impl Sim {
     fn next(&mut self) -> u64 {
         self.counter += 1;
         self.counter
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+
+    /// `refresh`, the token it was issued for, and so on up to the first of its lineage.
+    fn lineage<'a>(&'a self, refresh: &'a str) -> Vec<&'a str> {
+        let mut chain = vec![refresh];
+        let mut t = refresh;
+        while let Some(p) = self.parent.get(t) {
+            if chain.len() > 100_000 {
+                break;
+            }
+            chain.push(p);
+            t = p;
+        }
+        chain
+    }
+
+    /// When the last verify refresh of `refresh`'s lineage succeeded, if one did since the
+    /// session started.
+    fn last_verified(&self, refresh: &str) -> Option<u64> {
+        self.lineage(refresh).iter().filter_map(|t| self.verified.get(*t)).max().copied()
+    }
+
+    /// Invariant 14, at a SIGNED_OUT of the session holding `refresh`.
+    fn check_signed_out_after_confirmation(&self, refresh: &str, reason: Option<RemovalReason>) -> Check {
+        let chain = self.lineage(refresh);
+        let Some(&confirmed) = chain.iter().filter_map(|t| self.confirmed.get(*t)).max() else { return Ok(()) };
+        let rejected = chain.iter().any(|t| self.rejected.get(*t).is_some_and(|r| *r > confirmed));
+        let signing_out = self.ops.values().any(|(name, n)| *name == "sign_out" && *n == 0);
+        if rejected || signing_out || self.excused_at > confirmed {
+            return Ok(());
+        }
+        self.violation(
+            14,
+            format!(
+                "SIGNED_OUT({reason:?}) of a session ({refresh}) the refresh endpoint accepted, with no rejected \
+                 refresh, sign-out, change by another process or removal by policy since"
+            ),
+        )
+    }
+
+    /// Invariant 15, when a verify refresh spending `spent` goes out.
+    fn on_verify_refresh(&mut self, id: u64, spent: &str) -> Check {
+        self.verify_requests.insert(id);
+        self.count(|| "verify refresh sent".into());
+        let Some(at) = self.last_verified(spent) else { return Ok(()) };
+        let since = self.now - at;
+        if since < self.verify_cooldown_ms {
+            return self.violation(
+                15,
+                format!(
+                    "a verify refresh (spending {spent}) {since} ms after the last verify refresh of this session \
+                     succeeded; the cooldown is {} ms",
+                    self.verify_cooldown_ms
+                ),
+            );
+        }
+        let cooldown = self.verify_cooldown_ms;
+        self.count(|| {
+            if cooldown == 0 { "verify refresh again, no cooldown" } else { "verify refresh again after the cooldown" }
+                .into()
+        });
+        Ok(())
     }
 
     fn server_now_s(&self) -> i64 {
@@ -585,6 +736,13 @@ impl Sim {
                             ),
                         )?;
                     }
+                    if ctx.user_suspicion {
+                        ctx.verify_sent += 1;
+                        self.on_verify_refresh(req.id.0, rt)?;
+                    }
+                }
+                if ctx.verify_ok && req.path == "/user" {
+                    self.after_verify_users.insert(req.id.0);
                 }
                 self.pending.push(Pending { req, refresh });
             }
@@ -754,6 +912,12 @@ impl Sim {
                     )?;
                 }
                 let reason = e.reason;
+                let signed_out = self.announced.as_ref().or(ctx.session_before.as_ref()).map(|t| t.1.clone());
+                if let Some(refresh) = &signed_out {
+                    self.check_signed_out_after_confirmation(refresh, reason)?;
+                }
+                // The next session's verify cooldown starts afresh.
+                self.verified.clear();
                 if reason == Some(RemovalReason::RemovedElsewhere) {
                     if !self.ext_removed {
                         self.violation(
@@ -793,6 +957,10 @@ impl Sim {
                 let Some(s) = &e.session else {
                     return Err(self.fail_msg(&format!("{} without a session", kind.as_str())));
                 };
+                if matches!(kind, EventKind::SignedIn | EventKind::PasswordRecovery) {
+                    // A new session: the old one's verify cooldown does not apply to it.
+                    self.verified.clear();
+                }
                 if self.resurrects(&s.refresh_token) {
                     self.violation(
                         5,
@@ -875,6 +1043,9 @@ impl Sim {
             Command::SetSession { refresh_token, .. } => Some(refresh_token.clone()),
             _ => None,
         };
+        if name == "sign_out" {
+            self.excused_at = self.tick();
+        }
         let mut ctx = self.ctx();
         let op = self.m.handle_command(self.now, cmd);
         self.log(|| format!("{name} (op {})", op.0));
@@ -891,22 +1062,67 @@ impl Sim {
 
     /// Answers the pending request at `i`.
     fn answer(&mut self, i: usize, ans: Ans) -> Check {
-        let req = self.pending.remove(i).req;
+        let Pending { req, refresh } = self.pending.remove(i);
         let mut ctx = self.ctx();
         ctx.transient = ans.is_transient() || (matches!(ans, Ans::OkGarbage(_)) && req.path != "/logout");
         ctx.jwt_probe = req.bearer().is_some_and(|b| self.other_jwts.contains(b));
         ctx.already_used = ans == Ans::RefreshTokenAlreadyUsed;
+        let verify = self.verify_requests.remove(&req.id.0);
+        let after_verify = self.after_verify_users.remove(&req.id.0);
+        if let Some(rt) = &refresh {
+            if ans.rejects_refresh() {
+                let t = self.tick();
+                self.rejected.insert(rt.clone(), t);
+            }
+        }
+        // Whether a suspicion now comes inside the verify cooldown of the session (for the report).
+        let mut inside_cooldown = false;
+        if req.path == "/user" && !ctx.jwt_probe && ans.is_suspicion() {
+            ctx.user_suspicion = true;
+            if self.policy == Policy::Remove {
+                self.excused_at = self.tick();
+            }
+            let cooldown = self.verify_cooldown_ms;
+            inside_cooldown = !after_verify
+                && ctx
+                    .session_before
+                    .as_ref()
+                    .and_then(|s| self.last_verified(&s.1))
+                    .is_some_and(|at| self.now - at < cooldown);
+        }
         self.count(|| {
             let what = format!("{ans:?}");
             format!("answer {} {}", req.path, what.split(['(', ' ']).next().unwrap_or_default())
         });
         self.log(|| format!("answer #{} {} {:?} with {ans:?}", req.id.0, req.path, req.query));
         let now = self.now;
+        self.issued = None;
         match self.response(&req, ans) {
-            Ok(resp) => self.m.handle_response(now, req.id, resp),
+            Ok(resp) => {
+                if let (true, Some(issued)) = (verify, self.issued.take()) {
+                    self.verified.insert(issued, now);
+                    ctx.verify_ok = true;
+                    self.count(|| "verify refresh answered ok".into());
+                }
+                self.m.handle_response(now, req.id, resp)
+            }
             Err(t) => self.m.handle_transport_failure(now, req.id, t),
         }
-        self.after_input(&mut ctx)
+        self.after_input(&mut ctx)?;
+        if ctx.user_suspicion {
+            let kept = match (&ctx.session_before, self.m.session(), ctx.verify_sent) {
+                (None, ..) => "no session to keep",
+                (Some(_), Some(_), 0) => "session kept, no refresh",
+                (Some(_), None, _) => "session removed",
+                (Some(_), Some(_), _) => "refreshed again",
+            };
+            if after_verify {
+                self.count(|| format!("suspicion on the /user retry after a verify refresh: {kept}"));
+            } else if inside_cooldown {
+                self.count(|| format!("suspicion inside the verify cooldown, no refresh: {}", ctx.verify_sent == 0));
+            }
+        }
+        Ok(())
     }
 
     fn answer_with(&mut self, i: usize, resp: HttpResponse) -> Check {
@@ -977,6 +1193,7 @@ impl Sim {
             }
         }
         self.log(|| format!("other process: {change:?}"));
+        self.excused_at = self.tick();
         self.ext_dirty = true;
         if notify {
             self.plain_input("storage changed", |m, now| m.handle_storage_changed(now))?;
@@ -1039,6 +1256,8 @@ impl Sim {
                 r
             }
             Ans::SessionNotFound => gotrue(403, "session_not_found", "Session from session_id claim does not exist"),
+            Ans::UserNotFound => gotrue(403, "user_not_found", "User from sub claim in JWT does not exist"),
+            Ans::SessionExpired => gotrue(403, "session_expired", "Session has expired"),
             Ans::BadJwt { expired } => gotrue(
                 401,
                 "bad_jwt",
@@ -1068,6 +1287,10 @@ impl Sim {
             self.spent.insert(old.clone());
             let user = self.user_of.get(&old).cloned().unwrap_or_else(|| "user-unknown".to_owned());
             let (body, refresh) = self.session_json(&user, Expiry::Valid);
+            // The refresh endpoint accepted the lineage: invariant 14 holds from here.
+            let t = self.tick();
+            self.confirmed.insert(refresh.clone(), t);
+            self.issued = Some(refresh.clone());
             self.parent.insert(refresh, old);
             let mut r = ok(200, body);
             r.headers.push(("sb-auth-refresh-token-counter".into(), self.counter.to_string()));
@@ -1195,6 +1418,14 @@ impl Sim {
                     self.answer(users[pick as usize % users.len()], ans)?;
                 }
             }
+            Action::DoubtedGetUser { ans, doubt_again } => self.doubted_get_user(ans, doubt_again)?,
+            Action::AnswerRefresh { pick, ans } => {
+                let refreshes: Vec<usize> =
+                    self.pending.iter().enumerate().filter(|(_, p)| p.refresh.is_some()).map(|(i, _)| i).collect();
+                if !refreshes.is_empty() {
+                    self.answer(refreshes[pick as usize % refreshes.len()], ans)?;
+                }
+            }
             Action::Advance(ms) => self.advance(ms)?,
             Action::FailStorage { op, times } => self.fail[op as usize] += u32::from(times),
             Action::External { change, notify } => self.external(change, notify)?,
@@ -1217,6 +1448,23 @@ impl Sim {
         }
         // A shell fires what is due at once.
         self.settle_until(self.now)
+    }
+
+    fn doubted_get_user(&mut self, ans: Ans, doubt_again: bool) -> Check {
+        let before: HashSet<u64> = self.pending.iter().map(|p| p.req.id.0).collect();
+        self.command(Command::GetUser)?;
+        let new_user =
+            |sim: &Sim| sim.pending.iter().position(|p| p.req.path == "/user" && !before.contains(&p.req.id.0));
+        let Some(i) = new_user(self) else { return Ok(()) };
+        self.answer(i, ans)?;
+        let Some(i) = self.pending.iter().position(|p| self.verify_requests.contains(&p.req.id.0)) else {
+            return Ok(());
+        };
+        self.answer(i, Ans::Ok)?;
+        match self.pending.iter().position(|p| self.after_verify_users.contains(&p.req.id.0)) {
+            Some(i) => self.answer(i, if doubt_again { ans } else { Ans::Ok }),
+            None => Ok(()),
+        }
     }
 
     /// The end of a case: storage heals, every request fails, time runs; every operation must
@@ -1287,6 +1535,7 @@ fn run_case(setup: &Setup, actions: &[Action]) -> Check {
 
 fn run_case_with(mut sim: Sim, setup: &Setup, actions: &[Action]) -> Result<Sim, String> {
     sim.fail[StoreOp::Read as usize] = u32::from(setup.init_read_failures);
+    sim.count(|| format!("case with verify_cooldown {} ms", setup.verify_cooldown_ms));
     let init_at = usize::from(setup.init_after).min(actions.len());
     for (i, a) in actions.iter().enumerate() {
         if i == init_at {
@@ -1323,6 +1572,8 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
             2 => Just(Stored::Expired),
             1 => Just(Stored::Garbage),
         ],
+        // The default, a cooldown a few small steps cross, none at all (every suspicion verifies).
+        prop_oneof![2 => Just(30_000u64), 2 => Just(3_000u64), 1 => Just(0u64)],
     )
         .prop_map(
             |(
@@ -1335,6 +1586,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 init_read_failures,
                 init_after,
                 stored,
+                verify_cooldown_ms,
             )| Setup {
                 persist,
                 auto_refresh,
@@ -1345,6 +1597,7 @@ fn setup_strategy() -> impl Strategy<Value = Setup> {
                 stored,
                 init_read_failures,
                 init_after,
+                verify_cooldown_ms,
             },
         )
 }
@@ -1378,7 +1631,7 @@ impl Bits {
     }
 
     fn cmd(&mut self) -> Cmd {
-        match self.weighted(&[8, 2, 5, 2, 4, 4, 5, 3, 2, 1, 2, 2, 2, 1]) {
+        match self.weighted(&[8, 2, 8, 2, 4, 4, 5, 3, 2, 1, 2, 2, 2, 1]) {
             0 => Cmd::GetSession,
             1 => Cmd::GetSessionBurst(2 + self.below(4) as u8),
             2 => Cmd::GetUser,
@@ -1406,7 +1659,7 @@ impl Bits {
     }
 
     fn ans(&mut self) -> Ans {
-        match self.weighted(&[30, 3, 5, 2, 2, 3, 3, 2, 5, 4, 5, 3, 2, 1, 8]) {
+        match self.weighted(&[30, 3, 5, 2, 2, 3, 3, 2, 5, 4, 5, 3, 2, 1, 8, 1, 1]) {
             0 => Ans::Ok,
             1 => Ans::OkGarbage(self.below(256) as u8),
             2 => Ans::ServerError(self.below(256) as u8),
@@ -1421,7 +1674,9 @@ impl Bits {
             11 => Ans::BadJwt { expired: self.bool() },
             12 => Ans::Validation422,
             13 => Ans::LegacyInvalidGrant,
-            _ => Ans::Transport,
+            14 => Ans::Transport,
+            15 => Ans::UserNotFound,
+            _ => Ans::SessionExpired,
         }
     }
 
@@ -1439,17 +1694,38 @@ impl Bits {
     }
 
     fn action(&mut self) -> Action {
-        match self.weighted(&[35, 30, 6, 5, 3, 4, 5, 2, 2, 2, 4]) {
+        match self.weighted(&[35, 30, 6, 5, 3, 4, 5, 2, 2, 2, 7, 5, 5]) {
             0 => Action::Answer { pick: self.below(1 << 16) as u16, ans: self.ans() },
             10 => {
                 let pick = self.below(1 << 16) as u16;
-                let ans = match self.weighted(&[3, 2, 2, 1]) {
+                let ans = match self.weighted(&[4, 2, 1, 1, 2, 1]) {
                     0 => Ans::SessionNotFound,
                     1 => Ans::BadJwt { expired: self.bool() },
-                    2 => Ans::Ok,
+                    2 => Ans::UserNotFound,
+                    3 => Ans::SessionExpired,
+                    4 => Ans::Ok,
                     _ => Ans::Transport,
                 };
                 Action::AnswerUser { pick, ans }
+            }
+            11 => {
+                let pick = self.below(1 << 16) as u16;
+                let ans = match self.weighted(&[6, 1, 1, 1]) {
+                    0 => Ans::Ok,
+                    1 => Ans::RefreshTokenNotFound,
+                    2 => Ans::ServerError(self.below(256) as u8),
+                    _ => Ans::Transport,
+                };
+                Action::AnswerRefresh { pick, ans }
+            }
+            12 => {
+                let ans = match self.weighted(&[4, 2, 1, 1]) {
+                    0 => Ans::SessionNotFound,
+                    1 => Ans::BadJwt { expired: self.bool() },
+                    2 => Ans::UserNotFound,
+                    _ => Ans::SessionExpired,
+                };
+                Action::DoubtedGetUser { ans, doubt_again: self.below(4) != 0 }
             }
             1 => Action::Cmd(self.cmd()),
             2 => Action::Advance(self.below(2_000)),
@@ -1501,6 +1777,7 @@ fn setup(stored: Stored) -> Setup {
         stored,
         init_read_failures: 0,
         init_after: 0,
+        verify_cooldown_ms: 30_000,
     }
 }
 
@@ -1671,6 +1948,39 @@ fn get_user_session_not_found_is_verified_by_a_refresh() {
     let i = pending_index(&sim, "/token");
     ok(sim.answer(i, Ans::RefreshTokenNotFound));
     assert_eq!(completions(&sim, op), 1);
+    assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
+    ok(sim.finish(true));
+}
+
+#[test]
+fn a_suspicion_after_a_successful_verify_keeps_the_session_and_the_cooldown_holds_back_a_second_refresh() {
+    let mut sim = initialized(Stored::Valid);
+    let first = sim.command(Command::GetUser).expect("get_user");
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::SessionNotFound));
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::Ok));
+    // A replica that lags longer than the verify round trip still doubts the session.
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::SessionNotFound));
+    assert_eq!(sim.results.get(&first), Some(&Err(ErrorKind::SessionUnconfirmed)));
+    assert!(sim.m.session().is_some() && sim.store.contains_key(KEY));
+    assert!(!sim.events_seen.contains(&EventKind::SignedOut), "events: {:?}", sim.events_seen);
+    // Inside the cooldown: the same answer, no refresh.
+    ok(sim.advance(29_999));
+    let second = sim.command(Command::GetUser).expect("get_user");
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::UserNotFound));
+    assert_eq!(sim.results.get(&second), Some(&Err(ErrorKind::SessionUnconfirmed)));
+    assert!(sim.pending.is_empty(), "no refresh inside the cooldown");
+    // Once it is over, the next suspicion verifies again, and a dead refresh is the verdict.
+    ok(sim.advance(1));
+    let third = sim.command(Command::GetUser).expect("get_user");
+    let i = pending_index(&sim, "/user");
+    ok(sim.answer(i, Ans::SessionNotFound));
+    let i = pending_index(&sim, "/token");
+    ok(sim.answer(i, Ans::RefreshTokenNotFound));
+    assert_eq!(sim.results.get(&third), Some(&Err(ErrorKind::SessionMissing)));
     assert!(sim.m.session().is_none() && !sim.store.contains_key(KEY));
     ok(sim.finish(true));
 }

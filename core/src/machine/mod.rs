@@ -69,9 +69,9 @@ pub struct SessionMachine {
     requests: Vec<(RequestId, Pending)>,
     flights: Vec<Flight>,
     cooldown: Option<Cooldown>,
-    /// When a verify refresh of this session last succeeded (device clock, ms): a suspicion
-    /// within `verify_cooldown` of it makes no second refresh.
-    verified_at: Option<u64>,
+    /// The last verify refresh of this session that succeeded: a suspicion within
+    /// `verify_cooldown` of it makes no second refresh.
+    verified: Option<suspicion::Verified>,
     auto_refresh: bool,
     foreground: bool,
     online: bool,
@@ -91,7 +91,7 @@ impl std::fmt::Debug for SessionMachine {
             .field("requests_in_flight", &self.requests.len())
             .field("refreshes_in_flight", &self.flights.len())
             .field("cooling_down", &self.cooldown.is_some())
-            .field("verified_at", &self.verified_at)
+            .field("verified_at", &self.verified.as_ref().map(|v| v.at))
             .field("auto_refresh", &self.auto_refresh)
             .field("foreground", &self.foreground)
             .field("online", &self.online)
@@ -121,7 +121,7 @@ impl SessionMachine {
             requests: Vec::new(),
             flights: Vec::new(),
             cooldown: None,
-            verified_at: None,
+            verified: None,
             foreground: true,
             online: true,
             jitter_state: None,
@@ -317,7 +317,7 @@ impl SessionMachine {
     fn emit(&mut self, kind: EventKind, reason: Option<RemovalReason>, expired: bool) {
         if matches!(kind, EventKind::SignedIn | EventKind::SignedOut | EventKind::PasswordRecovery) {
             // A new session (or none) was never verified: the verify cooldown is the old one's.
-            self.verified_at = None;
+            self.verified = None;
         }
         let session = if kind == EventKind::SignedOut { None } else { self.session.clone() };
         self.out.push_back(Output::Event(AuthEvent { kind, session, expired, reason }));

@@ -2,7 +2,7 @@
 
 use super::flight::{Outcome, RefreshKind, Waiter};
 use super::store::ReadKey;
-use super::suspicion::{next_step, About, Ask, Situation, Step};
+use super::suspicion::{next_step, About, Ask, Situation, Step, Verified};
 use super::SessionMachine;
 use crate::api::{Command, EventKind, OpId, OpValue, Output, RemovalReason, SignOutScope};
 use crate::classify::{classify_response, classify_transport, Class, Failure};
@@ -378,7 +378,7 @@ impl SessionMachine {
             (AfterRefresh::VerifyUser(_), Ok(s)) => {
                 if matches!(outcome, Outcome::Refreshed(_)) {
                     // The refresh endpoint accepted the session: the verify cooldown starts.
-                    self.verified_at = Some(now);
+                    self.verified = Some(Verified::new(now, &s.access_token));
                 }
                 self.send_user(op, s.access_token, Ask::AfterVerify)
             }
@@ -438,10 +438,8 @@ impl SessionMachine {
             Some(s) if s.access_token == token => About::Current,
             Some(_) => About::Replaced,
         };
-        // A clock set back before the last verify ends the cooldown rather than stretching it: one
-        // extra refresh costs less than a revoked session kept for as long as the clock was moved.
         let cooldown = self.cfg.verify_cooldown.as_ms();
-        let verified_recently = self.verified_at.is_some_and(|at| now >= at && now - at < cooldown);
+        let verified_recently = self.verified.as_ref().is_some_and(|v| v.covers(now, cooldown, &token));
         let policy = self.cfg.session_not_found;
         let situation = Situation { suspicion, ask, about, policy, verified_recently };
         match next_step(situation) {

@@ -7,6 +7,36 @@
 
 use crate::classify::Suspicion;
 use crate::config::SessionNotFoundPolicy;
+use crate::jwt;
+
+/// The last verify refresh that succeeded: when (machine time, ms) and which server session (the
+/// access token's `session_id` claim) it proved alive. The verify cooldown runs from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Verified {
+    pub(super) at: u64,
+    session_id: Option<String>,
+}
+
+impl Verified {
+    /// A verify refresh that succeeded at `at` and returned `access_token`.
+    pub(super) fn new(at: u64, access_token: &str) -> Self {
+        Verified { at, session_id: session_id_of(access_token) }
+    }
+
+    /// Whether a suspicion about `access_token` at `now` comes within `cooldown_ms` of this verify.
+    pub(super) fn covers(&self, now: u64, cooldown_ms: u64, access_token: &str) -> bool {
+        // A clock set back before the verify ends the cooldown rather than stretching it: one
+        // extra refresh costs less than a revoked session kept for as long as the clock was moved.
+        let within = now >= self.at && now - self.at < cooldown_ms;
+        // Another server session (another process signed in again and stored it; it is adopted
+        // as TOKEN_REFRESHED when the user is the same) was never verified.
+        within && self.session_id == session_id_of(access_token)
+    }
+}
+
+fn session_id_of(access_token: &str) -> Option<String> {
+    jwt::decode_claims(access_token).ok().and_then(|c| c.session_id)
+}
 
 /// Which `/user` request of a `get_user` answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
