@@ -7,7 +7,10 @@ use gotrue_session::{AuthError, SignOutScope};
 use gotrue_session_blocking::AuthClient;
 use gotrue_session_io::{ClientOptions, MemoryStorage, SessionStorage, Transport, UreqTransport};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The demo's verify cooldown: short, so step 7 can wait it out.
+const DEMO_VERIFY_COOLDOWN: Duration = Duration::from_millis(1_500);
 
 /// Where the demo runs.
 pub struct DemoArgs {
@@ -55,7 +58,8 @@ impl Demo {
                 Some(v)
             }
             Err(e) => {
-                self.timeline.line(&format!("=> error: {e}"));
+                let retryable = if e.is_retryable() { " (retryable)" } else { "" };
+                self.timeline.line(&format!("=> error{retryable}: {e}"));
                 None
             }
         }
@@ -98,13 +102,18 @@ fn against_fake(args: &DemoArgs) -> u8 {
     println!("(times are seconds since the start; a session is named by a hash of its access token)");
     let mut options = ClientOptions::new(server.url(), server.anon_key());
     options.auto_refresh = false;
+    // Short enough to wait out in step 7 (the default is 30 s).
+    if let Err(e) = options.set_verify_cooldown(DEMO_VERIFY_COOLDOWN) {
+        eprintln!("{e}");
+        return 1;
+    }
     let d = Demo::new(options);
 
     d.step("1. Start: nothing is stored yet");
     d.outcome(d.client.initialize(), |_| "initialized".into());
 
     d.step("2. Sign in with a password (a read replica will not have caught up on the first read)");
-    server.set_replica_lag(ReplicaLag { window_ms: 0, misses: 1, after_create: true, after_refresh: false });
+    server.set_replica_lag(ReplicaLag::after_sign_in(1));
     d.outcome(d.client.sign_in_with_password(&args.email, &args.password), |_| "signed in".into());
 
     d.step("3. Ask who we are at once: the replica answers session_not_found");
@@ -112,27 +121,52 @@ fn against_fake(args: &DemoArgs) -> u8 {
     println!("    with a refresh, which goes to the primary; by then the replica has caught up)");
     d.outcome(d.client.get_user(), user_line);
     d.stored();
-    server.set_replica_lag(ReplicaLag::default());
 
     d.step("4. Refresh the session");
     d.outcome(d.client.refresh_session(), |_| "tokens rotated".into());
 
-    d.step("5. The session is revoked from another device");
+    d.step("5. Sign in again; this time the replica lags longer than the verify round trip");
+    println!("   (the verify refresh succeeds, so the session is alive, but the retried /user still");
+    println!("    misses it: the session is kept, no SIGNED_OUT, and get_user answers");
+    println!("    session_unconfirmed, a retryable error)");
+    server.set_replica_lag(ReplicaLag::after_sign_in(2));
+    d.outcome(d.client.sign_in_with_password(&args.email, &args.password), |_| "signed in".into());
+    d.outcome(d.client.get_user(), user_line);
+    let verified = Instant::now();
+    d.stored();
+    server.set_replica_lag(ReplicaLag::default());
+
+    d.step("6. Ask again a moment later: the replica has caught up");
+    d.outcome(d.client.get_user(), user_line);
+
+    d.step("7. The session is revoked from another device");
     let _ = server.revoke_user_sessions(&args.email);
+    println!(
+        "   (less than the verify cooldown after step 5's verify refresh ({} ms here, 30 s by",
+        DEMO_VERIFY_COOLDOWN.as_millis()
+    );
+    println!("    default), a doubt is answered at once with no second refresh: a /user that keeps");
+    println!("    doubting cannot make the client rotate tokens in a loop)");
+    d.outcome(d.client.get_user(), user_line);
+    d.stored();
+    println!("   (after the cooldown, the next doubt is verified: the refresh endpoint says the session");
+    println!("    is gone, so it is removed and SIGNED_OUT announced)");
+    // A little over the cooldown: the core reads the wall clock, this waits on the monotonic one.
+    std::thread::sleep((DEMO_VERIFY_COOLDOWN + Duration::from_millis(100)).saturating_sub(verified.elapsed()));
     d.outcome(d.client.get_user(), user_line);
     d.stored();
 
-    d.step("6. Sign in again, then the network goes away");
+    d.step("8. Sign in again, then the network goes away");
     d.outcome(d.client.sign_in_with_password(&args.email, &args.password), |_| "signed in".into());
     server.set_down(true);
     d.outcome(d.client.get_user(), user_line);
     d.stored();
 
-    d.step("7. The network is back");
+    d.step("9. The network is back");
     server.set_down(false);
     d.outcome(d.client.get_user(), user_line);
 
-    d.step("8. Sign out everywhere");
+    d.step("10. Sign out everywhere");
     d.outcome(d.client.sign_out(SignOutScope::Global), |_| "signed out".into());
     d.stored();
     d.client.shutdown();

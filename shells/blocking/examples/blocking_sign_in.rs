@@ -4,10 +4,11 @@
 //! EMAIL=... PASSWORD=... cargo run -p gotrue-session-blocking --example blocking_sign_in`.
 //! Without those variables it starts the fake GoTrue server on loopback.
 
-use gotrue_session::SignOutScope;
+use gotrue_session::{ErrorKind, SignOutScope};
 use gotrue_session_blocking::AuthClient;
 use gotrue_session_io::{ClientOptions, FileStorage};
 use std::sync::Arc;
+use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fake;
@@ -31,7 +32,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if client.get_session()?.is_none() {
         client.sign_in_with_password(&email, &password)?;
     }
-    let user = client.get_user()?;
+    // `session_unconfirmed`: the refresh endpoint accepted the session, but `/user` (a read
+    // replica that lags behind) still doubts it. The session is kept, so asking again a little
+    // later is the answer; signing the user out would be wrong.
+    let user = match client.get_user() {
+        Err(e) if e.kind == ErrorKind::SessionUnconfirmed => {
+            std::thread::sleep(Duration::from_secs(1));
+            client.get_user()?
+        }
+        other => other?,
+    };
     println!("signed in as {}", user.email.as_deref().unwrap_or(&user.id));
     client.refresh_session()?;
     client.sign_out(SignOutScope::Local)?;

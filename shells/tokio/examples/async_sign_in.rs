@@ -4,10 +4,11 @@
 //! EMAIL=... PASSWORD=... cargo run -p gotrue-session-tokio --example async_sign_in`.
 //! Without those variables it starts the fake GoTrue server on loopback.
 
-use gotrue_session::SignOutScope;
+use gotrue_session::{ErrorKind, SignOutScope};
 use gotrue_session_io::{ClientOptions, MemoryStorage};
 use gotrue_session_tokio::AuthClient;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +33,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     client.initialize().await?;
     client.sign_in_with_password(&email, &password).await?;
-    let user = client.get_user().await?;
+    // `session_unconfirmed`: the refresh endpoint accepted the session, but `/user` (a read
+    // replica that lags behind) still doubts it. The session is kept, so asking again a little
+    // later is the answer; signing the user out would be wrong.
+    let user = match client.get_user().await {
+        Err(e) if e.kind == ErrorKind::SessionUnconfirmed => {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            client.get_user().await?
+        }
+        other => other?,
+    };
     println!("signed in as {}", user.email.as_deref().unwrap_or(&user.id));
     client.sign_out(SignOutScope::Local).await?;
     client.shutdown().await; // ends the event stream too

@@ -23,6 +23,22 @@
 //! client.shutdown().await;
 //! # Ok(()) }
 //! ```
+//!
+//! # Errors
+//!
+//! Calls fail with the core's [`AuthError`]: a kind, plus the server's status and code when
+//! there was an answer. Two kinds are retryable ([`AuthError::is_retryable`]), and with both
+//! the session is kept, no SIGNED_OUT:
+//!
+//! - `retryable_fetch`: the server could not be reached, or answered a 5xx, a 429 or a page
+//!   that is not GoTrue's;
+//! - `session_unconfirmed`: the session is alive (the refresh endpoint just accepted it) but
+//!   `GET /user` still answered `session_not_found` or the like, as a read replica that lags
+//!   behind does; `get_user` may succeed when asked again a little later.
+//!
+//! The others are not: `session_missing` (no session, or the refresh endpoint said it is gone:
+//! then it was removed and SIGNED_OUT announced), `api`, `invalid_response`,
+//! `refresh_discarded`, `invalid_input`, `storage`.
 
 use futures_core::Stream;
 use gotrue_session::{
@@ -143,7 +159,13 @@ impl AuthClient {
         self.run(Command::GetSession).await.map(session_of)
     }
 
-    /// The user, from the server (a `session_not_found` is verified before anything is removed).
+    /// The user, from the server. A `/user` answer that doubts the session (403
+    /// `session_not_found` and the like) is verified with a refresh before anything is removed:
+    /// if the refresh endpoint says the session is dead, it is removed, SIGNED_OUT announced,
+    /// and the error is `session_missing`; if the refresh works but `/user` still doubts it,
+    /// the session is kept and the error is `session_unconfirmed` (retryable). Within the
+    /// verify cooldown ([`ClientOptions::set_verify_cooldown`]) after such a refresh, a doubt
+    /// is answered `session_unconfirmed` without refreshing again.
     pub async fn get_user(&self) -> Result<User, AuthError> {
         self.run(Command::GetUser).await.and_then(user_of)
     }

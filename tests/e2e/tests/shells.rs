@@ -23,8 +23,7 @@ fn signed_in<C: Client>(server: &gotrue_fake::FakeGoTrue, auto: bool, storage: A
 /// retried `/user` finds the session. The lag is counted in reads, not time, so a slow machine
 /// cannot make the first read come after it.
 fn replica_lag_survives<C: Client>(auto: bool) {
-    let server =
-        fake(|o| o.replica_lag = ReplicaLag { window_ms: 0, misses: 1, after_create: true, after_refresh: false });
+    let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(1));
     let storage = Arc::new(MemoryStorage::new());
     let c: C = signed_in(&server, auto, storage.clone());
     let events = c.events();
@@ -53,6 +52,121 @@ fn revocation_cleans_up<C: Client>(auto: bool) {
     assert_eq!(seen.iter().filter(|k| **k == EventKind::SignedOut).count(), 1, "{}: {seen:?}", C::NAME);
     assert_eq!(storage.get(KEY).expect("readable"), None, "storage is empty");
     assert!(c.current_session().is_none());
+    c.shutdown();
+}
+
+/// The founding case, lagging longer than the verify round trip: the replica misses the new
+/// session on its first two reads, so the `/user` retried after the (successful) verify refresh
+/// misses too. The refresh endpoint has just accepted the session, so it is kept: no SIGNED_OUT,
+/// still stored, and get_user fails with the retryable `session_unconfirmed`, status and code of
+/// the last `/user` answer kept. The next get_user, once the replica has caught up, succeeds
+/// without another refresh. The lag is counted in reads, so timing cannot change the outcome.
+fn replica_lag_outlasting_the_verify_is_unconfirmed<C: Client>(auto: bool) {
+    let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(2));
+    let storage = Arc::new(MemoryStorage::new());
+    let c: C = signed_in(&server, auto, storage.clone());
+    let events = c.events();
+    let err = c.get_user().expect_err("the replica still misses the session after the verify refresh");
+    assert_eq!(err.kind, ErrorKind::SessionUnconfirmed, "{}: {err}", C::NAME);
+    assert!(err.is_retryable(), "{}: {err}", C::NAME);
+    assert_eq!((err.status, err.code.as_deref()), (Some(403), Some("session_not_found")), "{}: {err}", C::NAME);
+    assert_eq!(server.counters().refresh_requests(), 1, "{}: one verify refresh", C::NAME);
+    let seen = kinds(&collect(&events, SHORT));
+    assert!(seen.contains(&EventKind::TokenRefreshed), "{}: the verify refresh is persisted: {seen:?}", C::NAME);
+    assert!(!seen.contains(&EventKind::SignedOut), "{}: {seen:?}", C::NAME);
+    let held = c.current_session().expect("the session is kept");
+    let stored = storage.get(KEY).expect("readable").expect("the session is still stored");
+    assert!(stored.contains(&held.access_token), "{}: storage holds the verified session", C::NAME);
+    let user = c.get_user().unwrap_or_else(|e| panic!("{}: the replica has caught up, yet: {e}", C::NAME));
+    assert_eq!(user.email.as_deref(), Some(EMAIL));
+    assert_eq!(server.counters().refresh_requests(), 1, "{}: no second refresh", C::NAME);
+    assert!(!kinds(&collect(&events, SHORT)).contains(&EventKind::SignedOut), "{}", C::NAME);
+    c.shutdown();
+}
+
+/// Within the verify cooldown (the default 30 s, far longer than this test) after a verify
+/// refresh that succeeded, a new suspicion is answered `session_unconfirmed` at once: no second
+/// refresh, the session kept, even though it was revoked meanwhile (found out after the
+/// cooldown, next test).
+fn suspicion_within_the_cooldown_makes_no_refresh<C: Client>() {
+    let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(2));
+    let storage = Arc::new(MemoryStorage::new());
+    let c: C = signed_in(&server, false, storage.clone());
+    let events = c.events();
+    let err = c.get_user().expect_err("unconfirmed");
+    assert_eq!(err.kind, ErrorKind::SessionUnconfirmed, "{}: {err}", C::NAME);
+    assert_eq!(server.revoke_user_sessions(EMAIL).expect("revoked"), 1);
+    let user_reads = server.counters().received_for("user");
+    let err = c.get_user().expect_err("the session is gone, but a verify refresh just worked");
+    assert_eq!(err.kind, ErrorKind::SessionUnconfirmed, "{}: {err}", C::NAME);
+    assert!(err.is_retryable());
+    assert_eq!((err.status, err.code.as_deref()), (Some(403), Some("session_not_found")), "{}: {err}", C::NAME);
+    assert_eq!(server.counters().received_for("user"), user_reads + 1, "{}: one /user, answered", C::NAME);
+    assert_eq!(server.counters().refresh_requests(), 1, "{}: no refresh within the cooldown", C::NAME);
+    assert!(!kinds(&collect(&events, SHORT)).contains(&EventKind::SignedOut), "{}", C::NAME);
+    assert!(storage.get(KEY).expect("readable").is_some(), "{}: kept within the cooldown", C::NAME);
+    c.shutdown();
+}
+
+/// After the cooldown, the next suspicion verifies again: a session revoked meanwhile is found
+/// out and cleaned up (SIGNED_OUT once, storage emptied), with auto refresh off. The cooldown
+/// is short (300 ms) and the test only ever waits past it, never races it.
+fn revoked_after_the_cooldown_is_cleaned_up<C: Client>() {
+    const COOLDOWN: Duration = Duration::from_millis(300);
+    let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(2));
+    let storage = Arc::new(MemoryStorage::new());
+    let mut o = options(&server, false);
+    o.set_verify_cooldown(COOLDOWN).expect("a valid cooldown");
+    let c = C::build(o, storage.clone());
+    c.initialize().expect("initialize");
+    c.sign_in(EMAIL, PASSWORD).expect("sign in").expect("a session");
+    let events = c.events();
+    let err = c.get_user().expect_err("unconfirmed");
+    assert_eq!(err.kind, ErrorKind::SessionUnconfirmed, "{}: {err}", C::NAME);
+    // The verify refresh's time was recorded before get_user returned; a margin covers the
+    // core's wall clock against this monotonic one.
+    let verified = Instant::now();
+    assert_eq!(server.revoke_user_sessions(EMAIL).expect("revoked"), 1);
+    std::thread::sleep((COOLDOWN + Duration::from_millis(200)).saturating_sub(verified.elapsed()));
+    let err = c.get_user().expect_err("the session is gone");
+    assert_eq!(err.kind, ErrorKind::SessionMissing, "{}: {err}", C::NAME);
+    assert!(!err.is_retryable());
+    assert_eq!(err.status, Some(403), "{}: {err}", C::NAME);
+    assert_eq!(server.counters().refresh_requests(), 2, "{}: the second suspicion verified", C::NAME);
+    let seen = kinds(&collect(&events, SHORT));
+    assert_eq!(seen.iter().filter(|k| **k == EventKind::SignedOut).count(), 1, "{}: {seen:?}", C::NAME);
+    assert_eq!(storage.get(KEY).expect("readable"), None, "{}: storage is empty", C::NAME);
+    assert!(c.current_session().is_none());
+    c.shutdown();
+}
+
+/// The cooldown is validated where it is set, so no client is ever built with one the core
+/// would refuse: too long is a clear error and the options keep their value. 0 is valid and
+/// turns the cooldown off: every suspicion verifies, the options reach the core.
+fn verify_cooldown_is_validated_and_reaches_the_core<C: Client>() {
+    let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(4));
+    let mut o = options(&server, false);
+    assert_eq!(o.verify_cooldown(), Duration::from_secs(30), "the default");
+    for too_long in [Duration::from_millis(600_001), Duration::from_secs(24 * 3600), Duration::MAX] {
+        let err = o.set_verify_cooldown(too_long).expect_err("over 10 minutes");
+        assert!(
+            err.to_string().starts_with("verify_cooldown must be between 0 (no cooldown) and 600000 ms, got "),
+            "{err}"
+        );
+    }
+    assert_eq!(o.verify_cooldown(), Duration::from_secs(30), "a rejected value changes nothing");
+    o.set_verify_cooldown(Duration::ZERO).expect("0 turns the cooldown off");
+    let storage = Arc::new(MemoryStorage::new());
+    let c = C::build(o, storage.clone());
+    c.initialize().expect("initialize");
+    c.sign_in(EMAIL, PASSWORD).expect("sign in").expect("a session");
+    for refreshes in 1..=2 {
+        let err = c.get_user().expect_err("the replica misses two reads per get_user");
+        assert_eq!(err.kind, ErrorKind::SessionUnconfirmed, "{}: {err}", C::NAME);
+        assert_eq!(server.counters().refresh_requests(), refreshes, "{}: no cooldown, a verify each time", C::NAME);
+    }
+    assert_eq!(c.get_user().expect("caught up").email.as_deref(), Some(EMAIL));
+    assert!(storage.get(KEY).expect("readable").is_some());
     c.shutdown();
 }
 
@@ -218,6 +332,26 @@ macro_rules! suite {
             #[test]
             fn founding_case_revocation_cleans_up_auto_refresh_off() {
                 revocation_cleans_up::<$client>(false)
+            }
+            #[test]
+            fn founding_case_replica_lag_outlasting_the_verify_is_unconfirmed_auto_refresh_on() {
+                replica_lag_outlasting_the_verify_is_unconfirmed::<$client>(true)
+            }
+            #[test]
+            fn founding_case_replica_lag_outlasting_the_verify_is_unconfirmed_auto_refresh_off() {
+                replica_lag_outlasting_the_verify_is_unconfirmed::<$client>(false)
+            }
+            #[test]
+            fn verify_cooldown_suspicion_within_it_makes_no_refresh() {
+                suspicion_within_the_cooldown_makes_no_refresh::<$client>()
+            }
+            #[test]
+            fn verify_cooldown_revoked_after_it_is_cleaned_up() {
+                revoked_after_the_cooldown_is_cleaned_up::<$client>()
+            }
+            #[test]
+            fn verify_cooldown_is_validated_and_reaches_the_core() {
+                super::verify_cooldown_is_validated_and_reaches_the_core::<$client>()
             }
             #[test]
             fn concurrent_get_session_makes_one_refresh() {

@@ -197,7 +197,7 @@ impl Shared {
         let visible =
             if lag.after_create { ctx.now_ms + i64::try_from(lag.window_ms).unwrap_or(0) } else { ctx.now_ms };
         let (g, _headers) = st.db.create_session(&self.rng, &self.cfg.rules, ctx.now_ms, &user_id, "password", visible);
-        st.db.add_replica_misses(&g.session_id, ctx.created_misses());
+        st.db.lag_replica_reads(&g.session_id, ctx.created_misses());
         let resp = routes::token_answer(&ctx, &st.db, &g);
         serde_json::from_slice(&resp.body).map_err(|e| ControlError::Invalid(e.to_string()))
     }

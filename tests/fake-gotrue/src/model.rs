@@ -238,6 +238,10 @@ pub struct SessionInfo {
     pub active_refresh_token: Option<String>,
     /// Refreshes that issued a new token.
     pub rotations: u64,
+    /// How many more `GET /user` reads the lagging replica misses this session on (replica lag
+    /// counted in reads), whichever of its access tokens they carry.
+    #[serde(default)]
+    pub replica_misses: u32,
 }
 
 impl Db {
@@ -413,10 +417,14 @@ impl Db {
         ids.len()
     }
 
-    /// Makes a lagging replica miss `session_id` on `n` more reads.
-    pub(crate) fn add_replica_misses(&mut self, session_id: &str, n: u32) {
+    /// A write to `session_id` (its creation or a refresh) the lagging replica sees only after
+    /// `n` more reads. The count belongs to the session, not to an access token, so reads with
+    /// the token a refresh just issued use it up too. A replica catches up with the latest write,
+    /// so a write during a lag leaves at least `n` misses rather than adding `n` to those left:
+    /// the same as the time window, whose end is the later of the two.
+    pub(crate) fn lag_replica_reads(&mut self, session_id: &str, n: u32) {
         if let Some(s) = self.sessions.get_mut(session_id) {
-            s.replica_misses = s.replica_misses.saturating_add(n);
+            s.replica_misses = s.replica_misses.max(n);
         }
     }
 
@@ -620,6 +628,7 @@ impl Db {
             refresh_token_counter: counter,
             active_refresh_token: active,
             rotations: s.rotations,
+            replica_misses: s.replica_misses,
         }
     }
 

@@ -17,6 +17,12 @@ use crate::util::{parse_uuid, Rng};
 /// `user_not_found` for a user created in the window). `misses` is the same lag counted in reads
 /// instead of time: the first `misses` `GET /user` of such a session miss it however late they
 /// come, so a test on a slow machine sees the lag it asked for.
+///
+/// The lag belongs to the session, not to an access token: a refresh issues a new token for the
+/// same session, and reads with it use up the same count. So `misses: 2` without
+/// `after_refresh` is a lag that outlasts a client's verify round trip: the first `/user`
+/// misses, the verify refresh (answered by the primary) succeeds, the `/user` retried with its
+/// new token misses too, and the third read finds the session ([`ReplicaLag::after_sign_in`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ReplicaLag {
     /// How long the replica lags, in milliseconds (0: no lag).
@@ -44,8 +50,18 @@ impl ReplicaLag {
     }
 
     /// A lag of the first `misses` reads after creation and after refresh, whatever the time.
+    /// A refresh during a lag leaves at least `misses` reads to go, not `misses` more: the
+    /// replica catches up with the latest write.
     pub fn reads(misses: u32) -> ReplicaLag {
         ReplicaLag { window_ms: 0, misses, after_create: true, after_refresh: true }
+    }
+
+    /// A lag of the first `misses` reads of a new session, whatever the time and whichever of
+    /// the session's tokens they carry; refreshes add none. With `misses >= 2` the lag outlasts
+    /// a client's verify round trip (the `/user` retried after the verify refresh misses too);
+    /// with 1 the retried `/user` finds the session.
+    pub fn after_sign_in(misses: u32) -> ReplicaLag {
+        ReplicaLag { window_ms: 0, misses, after_create: true, after_refresh: false }
     }
 }
 
@@ -237,7 +253,7 @@ fn token(ctx: &Ctx<'_>, db: &mut Db, req: &Request, grant: Grant, h: &mut Header
             let rt = field(&p, "refresh_token")?;
             model::validate_refresh_token(&rt)?;
             let g = db.refresh(ctx.rng, &ctx.cfg.rules, ctx.now_ms, &rt, ctx.refreshed_visible_at(), h)?;
-            db.add_replica_misses(&g.session_id, ctx.refreshed_misses());
+            db.lag_replica_reads(&g.session_id, ctx.refreshed_misses());
             Ok(token_answer(ctx, db, &g))
         }
         Grant::Password => password_grant(ctx, db, req, h),
@@ -250,7 +266,7 @@ fn token(ctx: &Ctx<'_>, db: &mut Db, req: &Request, grant: Grant, h: &mut Header
 fn new_session(ctx: &Ctx<'_>, db: &mut Db, user_id: &str, method: &str, h: &mut Headers) -> Response {
     let (g, headers) =
         db.create_session(ctx.rng, &ctx.cfg.rules, ctx.now_ms, user_id, method, ctx.created_visible_at());
-    db.add_replica_misses(&g.session_id, ctx.created_misses());
+    db.lag_replica_reads(&g.session_id, ctx.created_misses());
     h.extend(headers);
     token_answer(ctx, db, &g)
 }

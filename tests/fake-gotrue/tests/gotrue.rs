@@ -324,6 +324,71 @@ fn replica_lag_counted_in_reads_ignores_the_clock() {
     server.set_replica_lag(ReplicaLag::default());
 }
 
+/// The lag is the session's, not a token's: a verify refresh issues a new access token for the
+/// same session, and reads with it use up the same count. Two misses outlast a client's verify
+/// round trip (first `/user`, refresh, retried `/user` all on the lagging side); the third read
+/// finds the session. The count is in the admin listing as it goes down.
+#[test]
+fn replica_lag_in_reads_outlasts_a_verify_refresh() {
+    let (server, c, clock) = frozen();
+    server.set_replica_lag(ReplicaLag::after_sign_in(2));
+    let (at, rt) = tokens(&c.sign_in());
+    let sid = claims(&at)["session_id"].as_str().unwrap().to_owned();
+    let misses_left = || server.session(&sid).expect("the session exists").replica_misses;
+    assert_eq!(misses_left(), 2);
+    let u = c.user(&at);
+    assert_eq!((u.status, u.code()), (403, "session_not_found".to_owned()));
+    assert_eq!(misses_left(), 1);
+    // The verify refresh reads the primary: it works, and adds no lag (after_refresh is off).
+    // A second later, so the new access token differs from the old one (`iat`, `exp`).
+    clock.advance(Duration::from_secs(1));
+    let (at1, _) = tokens(&c.refresh(&rt).json());
+    assert_ne!(at1, at);
+    assert_eq!(claims(&at1)["session_id"], sid.as_str());
+    assert_eq!(misses_left(), 1);
+    // The retried read, with the new token, still misses: the replica has not caught up.
+    let u = c.user(&at1);
+    assert_eq!((u.status, u.code()), (403, "session_not_found".to_owned()));
+    assert_eq!(misses_left(), 0);
+    assert_eq!(c.user(&at1).status, 200);
+    // Either token: the old one is still a valid JWT of a session the replica now has.
+    assert_eq!(c.user(&at).status, 200);
+    server.set_replica_lag(ReplicaLag::default());
+}
+
+/// A refresh during a lag (with `after_refresh` on) leaves at least `misses` reads to go, not
+/// `misses` more: a replica catches up with the latest write, as the time window does.
+#[test]
+fn a_refresh_during_a_read_lag_does_not_stack_a_second_lag() {
+    let (server, c, _clock) = frozen();
+    server.set_replica_lag(ReplicaLag::reads(2));
+    let (at, rt) = tokens(&c.sign_in());
+    assert_eq!(c.user(&at).code(), "session_not_found");
+    let (at1, _) = tokens(&c.refresh(&rt).json());
+    for _ in 0..2 {
+        assert_eq!(c.user(&at1).code(), "session_not_found");
+    }
+    assert_eq!(c.user(&at1).status, 200);
+    server.set_replica_lag(ReplicaLag::default());
+}
+
+/// The same, set up through the admin route as a client in another language would.
+#[test]
+fn replica_lag_outlasting_a_verify_refresh_through_the_admin_route() {
+    let (_server, c, _clock) = frozen();
+    let lag = c.admin("POST", "/admin/replica-lag", Some(&json!({"misses": 2, "after_refresh": false}))).json();
+    assert_eq!(lag, json!({"window_ms": 0, "misses": 2, "after_create": true, "after_refresh": false}));
+    let (at, rt) = tokens(&c.sign_in());
+    let listed = c.admin("GET", "/admin/sessions", None).json();
+    assert_eq!(listed["sessions"][0]["replica_misses"], 2);
+    assert_eq!(c.user(&at).code(), "session_not_found");
+    let (at1, _) = tokens(&c.refresh(&rt).json());
+    assert_eq!(c.user(&at1).code(), "session_not_found");
+    assert_eq!(c.admin("GET", "/admin/sessions", None).json()["sessions"][0]["replica_misses"], 0);
+    assert_eq!(c.user(&at1).status, 200);
+    c.admin("POST", "/admin/replica-lag", Some(&json!({})));
+}
+
 #[test]
 fn expired_tampered_and_missing_bearer_tokens() {
     let (_server, c, clock) = frozen();
