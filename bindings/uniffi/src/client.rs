@@ -45,10 +45,17 @@ pub struct ClientOptions {
     /// The refresh retry schedule; `None` means auth-js's.
     #[uniffi(default = None)]
     pub retry: Option<RetryPolicy>,
+    /// At most one verify refresh per this many ms: a `/user` suspicion sooner than this after
+    /// the last verify refresh that succeeded fails with `SessionUnconfirmed` at once, without
+    /// a request. `None` means 30 000 (30 s); 0 verifies every suspicion. Negative or over
+    /// 600 000 (10 minutes) makes the constructor fail with `InvalidInput`.
+    #[uniffi(default = None)]
+    pub verify_cooldown_ms: Option<i64>,
 }
 
 impl ClientOptions {
-    fn to_io(&self) -> io::ClientOptions {
+    /// The shell's options; an unusable value is an `InvalidInput` error that says why.
+    fn to_io(&self) -> Result<io::ClientOptions, AuthError> {
         let mut o = io::ClientOptions::new(self.url.clone(), self.anon_key.clone());
         if let Some(key) = &self.storage_key {
             o.storage_key = key.clone();
@@ -59,7 +66,11 @@ impl ClientOptions {
         o.jitter = self.jitter;
         o.request_timeout = Duration::from_millis(self.request_timeout_ms);
         o.retry = self.retry.unwrap_or_default().into();
-        o
+        // Milliseconds from another language may be negative: `from_ms` checks the whole range.
+        if let Some(ms) = self.verify_cooldown_ms {
+            o = o.with_verify_cooldown(core::VerifyCooldown::from_ms(ms)?);
+        }
+        Ok(o)
     }
 }
 
@@ -109,20 +120,22 @@ fn session(s: Option<core::Session>) -> Option<Session> {
 impl AuthClient {
     /// A client over `storage`. Requests go through `transport` when given, else through the
     /// built-in transport (ureq with rustls; a library built without the `ureq` feature fails
-    /// with `InvalidInput` instead).
+    /// with `InvalidInput` instead). Options that cannot be used (a `verify_cooldown_ms` out of
+    /// range) fail with `InvalidInput`, saying why.
     #[uniffi::constructor(default(transport = None))]
     pub fn new(
         options: ClientOptions,
         storage: Arc<dyn SessionStorage>,
         transport: Option<Arc<dyn HttpTransport>>,
     ) -> Result<Arc<Self>, AuthError> {
+        // Checked first: a rejected configuration starts no runtime thread.
+        let opts = options.to_io()?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("gotrue-session")
             .enable_all()
             .build()
             .map_err(|e| AuthError::invalid_input(format!("cannot start the client's runtime: {e}")))?;
-        let opts = options.to_io();
         let storage_key = opts.storage_key.clone();
         let transport: Arc<dyn io::Transport> = match transport {
             Some(t) => Arc::new(TransportAdapter(t)),
@@ -424,8 +437,8 @@ mod tests {
         }
     }
 
-    fn client() -> Arc<AuthClient> {
-        let options = ClientOptions {
+    fn options() -> ClientOptions {
+        ClientOptions {
             url: "http://127.0.0.1:9/auth/v1".into(),
             anon_key: "anon".into(),
             storage_key: Some("sb-test-auth-token".into()),
@@ -435,8 +448,12 @@ mod tests {
             jitter: false,
             request_timeout_ms: 1_000,
             retry: None,
-        };
-        AuthClient::new(options, Arc::new(OneSession::new()), Some(Arc::new(NoNetwork))).unwrap()
+            verify_cooldown_ms: None,
+        }
+    }
+
+    fn client() -> Arc<AuthClient> {
+        AuthClient::new(options(), Arc::new(OneSession::new()), Some(Arc::new(NoNetwork))).unwrap()
     }
 
     fn listener() -> (Arc<Heard>, Receiver<Option<EventKind>>) {
@@ -451,6 +468,25 @@ mod tests {
     // Bounded waits: delivery runs on the client's threads. Generous, since they only cost time
     // when the test is failing.
     const WAIT: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_verify_cooldown_out_of_range_fails_construction_with_invalid_input() {
+        for ms in [-1, 600_001, i64::MIN, i64::MAX] {
+            let options = ClientOptions { verify_cooldown_ms: Some(ms), ..options() };
+            match AuthClient::new(options, Arc::new(OneSession::new()), Some(Arc::new(NoNetwork))) {
+                Err(AuthError::InvalidInput { detail, .. }) => {
+                    assert!(detail.contains("verify_cooldown must be between 0"), "{ms}: {detail}")
+                }
+                Err(e) => panic!("{ms}: {e:?}"),
+                Ok(_) => panic!("{ms}: accepted"),
+            }
+        }
+        for ms in [0, 30_000, 600_000] {
+            let options = ClientOptions { verify_cooldown_ms: Some(ms), ..options() };
+            let c = AuthClient::new(options, Arc::new(OneSession::new()), Some(Arc::new(NoNetwork)));
+            assert!(c.is_ok(), "{ms}");
+        }
+    }
 
     #[test]
     fn dropping_the_subscription_object_keeps_delivery_going() {

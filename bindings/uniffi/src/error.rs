@@ -93,6 +93,22 @@ pub enum AuthError {
         /// Always `None`.
         retry_after_ms: Option<u64>,
     },
+    /// The session is alive (the refresh endpoint just accepted it) but `/user` still answered
+    /// a suspicion (`session_not_found`, `user_not_found`, `session_expired`, `bad_jwt`),
+    /// typically from a read replica lagging behind. The session is kept and no SIGNED_OUT is
+    /// announced. Retryable: ask again later. Also the answer, without any request, to a
+    /// suspicion that arrives within the verify cooldown of the last verify refresh that succeeded.
+    #[error("session_unconfirmed{}: {detail}", suffix(status, code))]
+    SessionUnconfirmed {
+        /// A human-readable explanation.
+        detail: String,
+        /// The HTTP status of the last `/user` answer (403 or 401).
+        status: Option<u16>,
+        /// The GoTrue error code of the last `/user` answer (`session_not_found`, ...).
+        code: Option<String>,
+        /// The earliest time (Unix ms) a retry is worth making, when known.
+        retry_after_ms: Option<u64>,
+    },
 }
 
 /// ` (HTTP 400) [code]`, as the core's errors show them; empty without either.
@@ -106,6 +122,33 @@ impl AuthError {
     /// An `InvalidInput` error with a message and no server details.
     pub(crate) fn invalid_input(detail: impl Into<String>) -> Self {
         AuthError::InvalidInput { detail: detail.into(), status: None, code: None, retry_after_ms: None }
+    }
+
+    /// The core's kind of this error.
+    pub fn kind(&self) -> core::ErrorKind {
+        match self {
+            AuthError::SessionMissing { .. } => core::ErrorKind::SessionMissing,
+            AuthError::Api { .. } => core::ErrorKind::Api,
+            AuthError::RetryableFetch { .. } => core::ErrorKind::RetryableFetch,
+            AuthError::InvalidResponse { .. } => core::ErrorKind::InvalidResponse,
+            AuthError::RefreshDiscarded { .. } => core::ErrorKind::RefreshDiscarded,
+            AuthError::InvalidInput { .. } => core::ErrorKind::InvalidInput,
+            AuthError::Storage { .. } => core::ErrorKind::Storage,
+            AuthError::SessionUnconfirmed { .. } => core::ErrorKind::SessionUnconfirmed,
+        }
+    }
+
+    /// Whether the same call may succeed if made again later, unchanged (`RetryableFetch` and
+    /// `SessionUnconfirmed`); the core decides which kinds are.
+    pub fn is_retryable(&self) -> bool {
+        self.kind().is_retryable()
+    }
+}
+
+impl From<core::ConfigError> for AuthError {
+    // A configuration the core cannot use is the caller's input: `InvalidInput`, saying why.
+    fn from(e: core::ConfigError) -> Self {
+        AuthError::invalid_input(e.to_string())
     }
 }
 
@@ -121,6 +164,9 @@ impl From<&core::AuthError> for AuthError {
             core::ErrorKind::RefreshDiscarded => AuthError::RefreshDiscarded { detail, status, code, retry_after_ms },
             core::ErrorKind::InvalidInput => AuthError::InvalidInput { detail, status, code, retry_after_ms },
             core::ErrorKind::Storage => AuthError::Storage { detail, status, code, retry_after_ms },
+            core::ErrorKind::SessionUnconfirmed => {
+                AuthError::SessionUnconfirmed { detail, status, code, retry_after_ms }
+            }
         }
     }
 }
@@ -182,20 +228,33 @@ mod tests {
             (detail.as_str(), status, code.as_deref(), retry_after_ms),
             ("bad", Some(400), Some("invalid_credentials"), Some(7))
         );
-        let kinds = [
-            core::ErrorKind::SessionMissing,
-            core::ErrorKind::Api,
-            core::ErrorKind::RetryableFetch,
-            core::ErrorKind::InvalidResponse,
-            core::ErrorKind::RefreshDiscarded,
-            core::ErrorKind::InvalidInput,
-            core::ErrorKind::Storage,
-        ];
         assert_eq!(AuthError::from(&e).to_string(), "api (HTTP 400) [invalid_credentials]: bad");
-        for kind in kinds {
-            let shown = AuthError::from(core::AuthError::new(kind, "m")).to_string();
+        for kind in core::ErrorKind::ALL {
+            let error = AuthError::from(core::AuthError::new(kind, "m"));
+            let shown = error.to_string();
             assert!(shown.starts_with(kind.as_str()), "{shown}");
+            assert_eq!(error.kind(), kind, "{shown}");
+            assert_eq!(error.is_retryable(), kind.is_retryable(), "{shown}");
         }
+    }
+
+    #[test]
+    fn session_unconfirmed_is_its_own_retryable_case_with_status_and_code() {
+        let mut e = core::AuthError::new(core::ErrorKind::SessionUnconfirmed, "not confirmed").with_status(403);
+        e.code = Some("session_not_found".into());
+        let error = AuthError::from(&e);
+        let AuthError::SessionUnconfirmed { status, code, .. } = &error else { panic!("{error:?}") };
+        assert_eq!((*status, code.as_deref()), (Some(403), Some("session_not_found")));
+        assert!(error.is_retryable());
+        assert_eq!(error.to_string(), "session_unconfirmed (HTTP 403) [session_not_found]: not confirmed");
+    }
+
+    #[test]
+    fn an_unusable_config_is_invalid_input_that_says_why() {
+        let e = AuthError::from(core::VerifyCooldown::from_ms(-1).unwrap_err());
+        let AuthError::InvalidInput { detail, status: None, code: None, .. } = &e else { panic!("{e:?}") };
+        assert!(detail.contains("verify_cooldown must be between 0"), "{detail}");
+        assert!(!e.is_retryable());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::error::AuthError;
 use crate::types::{AuthEvent, Diagnostic, HttpRequest, HttpResponse, Lifecycle, Reachability, RetryPolicy};
 use crate::types::{OtpRecipient, Session, SessionNotFoundPolicy, SignOutScope, User};
 use gotrue_session as core;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How a machine behaves. The defaults are auth-js's, as in the core's `Config::new`.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -40,10 +40,17 @@ pub struct MachineConfig {
     /// The refresh retry schedule; `None` means auth-js's.
     #[uniffi(default = None)]
     pub retry: Option<RetryPolicy>,
+    /// At most one verify refresh per this many ms: a `/user` suspicion sooner than this after
+    /// the last verify refresh that succeeded completes with `SessionUnconfirmed` at once,
+    /// without a request. `None` means 30 000 (30 s); 0 verifies every suspicion. Negative or
+    /// over 600 000 (10 minutes) makes the constructor fail with `InvalidInput`.
+    #[uniffi(default = None)]
+    pub verify_cooldown_ms: Option<i64>,
 }
 
 impl MachineConfig {
-    fn to_core(&self) -> core::Config {
+    /// The core's configuration; an unusable value is an `InvalidInput` error that says why.
+    fn to_core(&self) -> Result<core::Config, AuthError> {
         let mut cfg = core::Config::new(self.storage_key.clone(), self.api_key.clone());
         cfg.margin_ms = self.margin_ms;
         cfg.auto_refresh = self.auto_refresh;
@@ -54,7 +61,10 @@ impl MachineConfig {
             cfg.client_info = info.clone();
         }
         cfg.retry = self.retry.unwrap_or_default().into();
-        cfg
+        if let Some(ms) = self.verify_cooldown_ms {
+            cfg.verify_cooldown = core::VerifyCooldown::from_ms(ms)?;
+        }
+        Ok(cfg)
     }
 }
 
@@ -370,13 +380,14 @@ impl SessionMachine {
 
 #[uniffi::export]
 impl SessionMachine {
-    /// A machine for `config`. Nothing happens until the first input.
+    /// A machine for `config`. Nothing happens until the first input. A configuration that
+    /// cannot be used (a `verify_cooldown_ms` out of range) fails with `InvalidInput`, saying why.
     #[uniffi::constructor]
-    pub fn new(config: MachineConfig) -> Self {
-        SessionMachine {
-            inner: Mutex::new(core::SessionMachine::new(config.to_core())),
+    pub fn new(config: MachineConfig) -> Result<Arc<Self>, AuthError> {
+        Ok(Arc::new(SessionMachine {
+            inner: Mutex::new(core::SessionMachine::new(config.to_core()?)),
             auth_url: config.auth_url.trim_end_matches('/').to_owned(),
-        }
+        }))
     }
 
     /// Seeds the retry jitter with platform entropy. Without a seed, or with `jitter` off,
@@ -474,11 +485,12 @@ impl SessionMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::NameValue;
 
     const NOW: u64 = 1_767_225_600_000;
 
-    fn machine() -> SessionMachine {
-        SessionMachine::new(MachineConfig {
+    fn config() -> MachineConfig {
+        MachineConfig {
             storage_key: "sb-t-auth-token".into(),
             api_key: "anon".into(),
             auth_url: "http://127.0.0.1:1/auth/v1/".into(),
@@ -489,7 +501,12 @@ mod tests {
             session_not_found: None,
             client_info: None,
             retry: None,
-        })
+            verify_cooldown_ms: None,
+        }
+    }
+
+    fn machine() -> Arc<SessionMachine> {
+        SessionMachine::new(config()).unwrap()
     }
 
     #[test]
@@ -543,5 +560,135 @@ mod tests {
         let m = machine();
         let bad = Command::SignInAnonymously { data_json: Some("{not json".into()) };
         assert!(matches!(m.handle_command(NOW, bad), Err(AuthError::InvalidInput { .. })));
+    }
+
+    #[test]
+    fn a_verify_cooldown_out_of_range_fails_construction_with_invalid_input() {
+        for ms in [-1, 600_001, i64::MIN, i64::MAX] {
+            match SessionMachine::new(MachineConfig { verify_cooldown_ms: Some(ms), ..config() }) {
+                Err(AuthError::InvalidInput { detail, .. }) => {
+                    assert!(detail.contains("verify_cooldown must be between 0"), "{ms}: {detail}")
+                }
+                Err(e) => panic!("{ms}: {e:?}"),
+                Ok(_) => panic!("{ms}: accepted"),
+            }
+        }
+        for ms in [0, 1, 600_000] {
+            assert!(SessionMachine::new(MachineConfig { verify_cooldown_ms: Some(ms), ..config() }).is_ok(), "{ms}");
+        }
+    }
+
+    /// Tokens of one session (`sess-1`, expiring one hour after `NOW`), before and after a refresh.
+    const ACCESS_A: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTEiLCJhdWQiOiJhdXRoZW50aWNhdGVkIiwicm9sZSI6ImF1dGhlbnRpY2F0ZWQiLCJleHAiOjE3NjcyMjkyMDAsImlhdCI6MTc2NzIyNTYwMCwic2Vzc2lvbl9pZCI6InNlc3MtMSIsInJlZiI6ImEifQ.c2lnLWE";
+    const ACCESS_B: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyLTEiLCJhdWQiOiJhdXRoZW50aWNhdGVkIiwicm9sZSI6ImF1dGhlbnRpY2F0ZWQiLCJleHAiOjE3NjcyMjkyMDAsImlhdCI6MTc2NzIyNTYwMCwic2Vzc2lvbl9pZCI6InNlc3MtMSIsInJlZiI6ImIifQ.c2lnLWI";
+
+    fn session_json(access: &str, refresh: &str) -> String {
+        serde_json::json!({
+            "access_token": access, "token_type": "bearer", "expires_in": 3600, "expires_at": 1_767_229_200_u64,
+            "refresh_token": refresh,
+            "user": { "id": "user-1", "aud": "authenticated", "role": "authenticated" },
+        })
+        .to_string()
+    }
+
+    fn answer(status: u16, body: &str) -> HttpResponse {
+        // The API version header makes GoTrue's `code` field the error code.
+        let version = NameValue { name: "x-supabase-api-version".into(), value: "2024-01-01".into() };
+        HttpResponse { status, headers: vec![version], body: body.as_bytes().to_vec() }
+    }
+
+    const SESSION_NOT_FOUND: &str =
+        r#"{"code":"session_not_found","message":"Session from session_id claim in JWT does not exist"}"#;
+
+    /// What the app saw while a step was carried out (storage answered at once, as it must be).
+    #[derive(Default)]
+    struct Seen {
+        requests: Vec<HttpRequest>,
+        events: Vec<crate::EventKind>,
+        outcomes: Vec<OpOutcome>,
+    }
+
+    fn carry_out(m: &SessionMachine, step: MachineStep, stored: &mut Option<String>, seen: &mut Seen) {
+        let mut queue: std::collections::VecDeque<MachineOutput> = step.outputs.into();
+        while let Some(out) = queue.pop_front() {
+            let next = match out {
+                MachineOutput::StorageRead { id, .. } => Some(m.handle_storage_read(
+                    NOW,
+                    id,
+                    match stored.clone() {
+                        Some(value) => StorageReadResult::Found { value },
+                        None => StorageReadResult::Absent,
+                    },
+                )),
+                MachineOutput::StorageWrite { id, value, .. } => {
+                    *stored = Some(value);
+                    Some(m.handle_storage_done(NOW, id, None))
+                }
+                MachineOutput::StorageRemove { id, .. } => {
+                    *stored = None;
+                    Some(m.handle_storage_done(NOW, id, None))
+                }
+                MachineOutput::Http { request } => {
+                    seen.requests.push(request);
+                    None
+                }
+                MachineOutput::Event { event } => {
+                    seen.events.push(event.kind);
+                    None
+                }
+                MachineOutput::Complete { outcome, .. } => {
+                    seen.outcomes.push(outcome);
+                    None
+                }
+                MachineOutput::StorageUnlock { .. } | MachineOutput::Diagnostic { .. } => None,
+            };
+            if let Some(next) = next {
+                queue.extend(next.outputs);
+            }
+        }
+    }
+
+    #[test]
+    fn a_suspicion_after_a_successful_verify_refresh_keeps_the_session_as_session_unconfirmed() {
+        let m = machine();
+        let mut stored = Some(session_json(ACCESS_A, "rt-a"));
+        let mut seen = Seen::default();
+        let init = m.handle_command(NOW, Command::Initialize).unwrap();
+        carry_out(&m, init, &mut stored, &mut seen);
+        let step = m.handle_command(NOW, Command::GetUser).unwrap();
+        carry_out(&m, step, &mut stored, &mut seen);
+        let user = seen.requests.pop().expect("GET /user");
+        assert_eq!(user.path, "/user");
+        let step = m.handle_response(NOW, user.id, answer(403, SESSION_NOT_FOUND));
+        carry_out(&m, step, &mut stored, &mut seen);
+        let refresh = seen.requests.pop().expect("the verify refresh");
+        assert_eq!(refresh.path, "/token");
+        let step = m.handle_response(NOW, refresh.id, answer(200, &session_json(ACCESS_B, "rt-b")));
+        carry_out(&m, step, &mut stored, &mut seen);
+        let retry = seen.requests.pop().expect("GET /user again, with the new token");
+        assert_eq!(retry.path, "/user");
+        let step = m.handle_response(NOW, retry.id, answer(403, SESSION_NOT_FOUND));
+        carry_out(&m, step, &mut stored, &mut seen);
+
+        let [_, OpOutcome::Failure { error }] = seen.outcomes.as_slice() else { panic!("{:?}", seen.outcomes) };
+        let AuthError::SessionUnconfirmed { status, code, .. } = error else { panic!("{error:?}") };
+        assert_eq!((*status, code.as_deref()), (Some(403), Some("session_not_found")));
+        assert!(error.is_retryable());
+        use crate::EventKind::{InitialSession, TokenRefreshed};
+        assert_eq!(seen.events, [InitialSession, TokenRefreshed], "no SIGNED_OUT");
+        assert_eq!(m.session().map(|s| s.refresh_token), Some("rt-b".to_owned()), "the session is kept");
+        assert!(stored.as_deref().is_some_and(|s| s.contains("rt-b")));
+
+        // Within the cooldown: the next suspicion is answered at once, without a refresh.
+        let step = m.handle_command(NOW + 1_000, Command::GetUser).unwrap();
+        carry_out(&m, step, &mut stored, &mut seen);
+        let user = seen.requests.pop().expect("GET /user");
+        let step = m.handle_response(NOW + 1_000, user.id, answer(403, SESSION_NOT_FOUND));
+        carry_out(&m, step, &mut stored, &mut seen);
+        assert!(seen.requests.is_empty(), "no refresh within the cooldown");
+        let Some(OpOutcome::Failure { error: AuthError::SessionUnconfirmed { .. } }) = seen.outcomes.last() else {
+            panic!("{:?}", seen.outcomes)
+        };
+        assert_eq!(seen.events.len(), 2, "nothing announced");
     }
 }

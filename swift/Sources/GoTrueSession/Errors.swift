@@ -3,7 +3,8 @@ import GoTrueSessionFFI
 
 extension AuthError {
     /// The kind, as the core names it: `session_missing`, `api`, `retryable_fetch`,
-    /// `invalid_response`, `refresh_discarded`, `invalid_input` or `storage`.
+    /// `invalid_response`, `refresh_discarded`, `invalid_input`, `storage` or
+    /// `session_unconfirmed`.
     public var kind: String {
         switch self {
         case .SessionMissing: return "session_missing"
@@ -13,6 +14,7 @@ extension AuthError {
         case .RefreshDiscarded: return "refresh_discarded"
         case .InvalidInput: return "invalid_input"
         case .Storage: return "storage"
+        case .SessionUnconfirmed: return "session_unconfirmed"
         }
     }
 
@@ -36,11 +38,15 @@ extension AuthError {
         fields.retryAfterMs.map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
-    /// Whether the same call may succeed later (a network failure, a 5xx, a 429): the session
-    /// is kept.
+    /// Whether the same call may succeed later, unchanged; the session is kept. True for
+    /// `RetryableFetch` (a network failure, a 5xx, a 429) and `SessionUnconfirmed` (the session
+    /// is alive, the refresh endpoint just accepted it, but `/user` could not confirm it yet:
+    /// typically a lagging read replica).
     public var isRetryable: Bool {
-        if case .RetryableFetch = self { return true }
-        return false
+        switch self {
+        case .RetryableFetch, .SessionUnconfirmed: return true
+        case .SessionMissing, .Api, .InvalidResponse, .RefreshDiscarded, .InvalidInput, .Storage: return false
+        }
     }
 
     private var fields: (detail: String, status: UInt16?, code: String?, retryAfterMs: UInt64?) {
@@ -51,7 +57,8 @@ extension AuthError {
              let .InvalidResponse(detail, status, code, retryAfterMs),
              let .RefreshDiscarded(detail, status, code, retryAfterMs),
              let .InvalidInput(detail, status, code, retryAfterMs),
-             let .Storage(detail, status, code, retryAfterMs):
+             let .Storage(detail, status, code, retryAfterMs),
+             let .SessionUnconfirmed(detail, status, code, retryAfterMs):
             return (detail, status, code, retryAfterMs)
         }
     }

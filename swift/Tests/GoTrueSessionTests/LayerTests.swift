@@ -211,7 +211,7 @@ final class LayerTests: XCTestCase {
     /// The raw machine, driven by hand: initialize against an empty store announces
     /// INITIAL_SESSION without a session and completes the operation.
     func testSessionMachineInitializeWithAnEmptyStore() throws {
-        let machine = SessionMachine(config: MachineConfig(
+        let machine = try SessionMachine(config: MachineConfig(
             storageKey: storageKey, apiKey: "anon", authUrl: "http://127.0.0.1:9/auth/v1"
         ))
         machine.seedJitter(seed: 7)

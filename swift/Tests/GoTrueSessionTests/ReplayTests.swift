@@ -48,6 +48,44 @@ final class ReplayTests: XCTestCase {
             + (rejectedByBoth > 0 ? ", \(rejectedByBoth) rejected by both" : ""))
     }
 
+    /// A scenario's options are checked as the Rust replay checks them: what it rejects (exit 2)
+    /// the Swift replay rejects; what it accepts gives the same trace.
+    func testScenarioOptionsAreCheckedAsTheRustReplayChecksThem() async throws {
+        let cli = FakeServer.cli
+        guard FileManager.default.isExecutableFile(atPath: cli) else {
+            throw TestFailure("\(cli) is missing: run `cargo build -p gotrue-session-cli`, or set GOTRUE_CLI")
+        }
+        // Each option's JSON text, and whether the Rust replay accepts it.
+        let cases: [(option: String, accepted: Bool)] = [
+            (#""verify_cooldown_ms": 0"#, true),
+            (#""verify_cooldown_ms": 600000"#, true),
+            (#""verify_cooldown_ms": null"#, true),
+            (#""verify_cooldown_ms": -1"#, false),
+            (#""verify_cooldown_ms": 600001"#, false),
+            (#""verify_cooldown_ms": 9223372036854775808"#, false),
+            (#""verify_cooldown_ms": 1.5"#, false),
+            (#""verify_cooldown_ms": 1e3"#, false),
+            (#""verify_cooldown_ms": "30000""#, false),
+            (#""session_not_found": "verify""#, true),
+            (#""session_not_found": "sometimes""#, false),
+        ]
+        try await withTemporaryDirectory { dir in
+            for (i, (option, accepted)) in cases.enumerated() {
+                let file = dir.appendingPathComponent("options-\(i).json")
+                let text = #"{"options": {\#(option)}, "steps": [{"call": "initialize"}, {"call": "get_user"}]}"#
+                try Data(text.utf8).write(to: file)
+                let (rust, code) = try rustReplay(cli: cli, file: file)
+                let swift = try? ScenarioReplay.trace(of: file)
+                XCTAssertEqual(code, accepted ? 0 : 2, "the Rust replay of {\(option)}")
+                if accepted {
+                    XCTAssertEqual(swift, String(decoding: rust, as: UTF8.self), option)
+                } else {
+                    XCTAssertNil(swift, "Swift accepted {\(option)}")
+                }
+            }
+        }
+    }
+
     /// `gotrue-session replay FILE`: its stdout and exit code, killed after 30 s.
     private func rustReplay(cli: String, file: URL) throws -> (Data, Int32) {
         let process = Process()

@@ -91,12 +91,24 @@ final class ScenarioReplay {
         }
     }
 
-    private func config() -> MachineConfig {
+    /// The machine's configuration from the scenario's options; an unusable one is rejected, as
+    /// the Rust replay rejects it.
+    private func config() throws -> MachineConfig {
         let policy: SessionNotFoundPolicy
-        switch options["session_not_found"]?.stringValue {
-        case "remove": policy = .remove
-        case "defer": policy = .defer
-        default: policy = .verify
+        switch options["session_not_found"] {
+        case nil, .null?, .string("verify")?: policy = .verify
+        case .string("remove")?: policy = .remove
+        case .string("defer")?: policy = .defer
+        case let other?:
+            throw ScenarioError(description: "options.session_not_found: expected verify, remove or defer, got \(other.text)")
+        }
+        var verifyCooldownMs: Int64?
+        switch options["verify_cooldown_ms"] {
+        case nil, .null?: verifyCooldownMs = nil
+        // An i64, as serde reads it: no fraction, no exponent, nothing out of range.
+        case let .number(n)? where n.isInteger && Int64(n.text) != nil: verifyCooldownMs = Int64(n.text)
+        case let other?:
+            throw ScenarioError(description: "options.verify_cooldown_ms: expected an integer, got \(other.text)")
         }
         return MachineConfig(
             storageKey: storageKey,
@@ -105,8 +117,20 @@ final class ScenarioReplay {
             autoRefresh: options["auto_refresh_token"]?.boolValue ?? false,
             persistSession: options["persist_session"]?.boolValue ?? true,
             jitter: false,
-            sessionNotFound: policy
+            sessionNotFound: policy,
+            verifyCooldownMs: verifyCooldownMs
         )
+    }
+
+    /// The machine; the machine's own refusal of the options (a cooldown out of range) rejects
+    /// the scenario, as in the Rust replay.
+    private func newMachine() throws -> SessionMachine {
+        let config = try config()
+        do {
+            return try SessionMachine(config: config)
+        } catch let error as AuthError {
+            throw ScenarioError(description: "options: \(error.detailText)")
+        }
     }
 
     private func run() throws -> String {
@@ -142,7 +166,7 @@ final class ScenarioReplay {
                 guard case .command(.initialize) = input else {
                     throw ScenarioError(description: "step \(step): \(name) before initialize")
                 }
-                machine = SessionMachine(config: config())
+                machine = try newMachine()
             }
             let m = machine!
             let at = UInt64(now)

@@ -2,7 +2,8 @@ package io.supabase.gotruesession
 
 /**
  * The kind of an [AuthException], as the core names it: `session_missing`, `api`,
- * `retryable_fetch`, `invalid_response`, `refresh_discarded`, `invalid_input` or `storage`.
+ * `retryable_fetch`, `invalid_response`, `refresh_discarded`, `invalid_input`, `storage` or
+ * `session_unconfirmed`.
  */
 val AuthException.kind: String
     get() =
@@ -14,6 +15,7 @@ val AuthException.kind: String
             is AuthException.RefreshDiscarded -> "refresh_discarded"
             is AuthException.InvalidInput -> "invalid_input"
             is AuthException.Storage -> "storage"
+            is AuthException.SessionUnconfirmed -> "session_unconfirmed"
         }
 
 /** The HTTP status of the answer behind the error, if there was one. */
@@ -27,6 +29,7 @@ val AuthException.httpStatus: Int?
             is AuthException.RefreshDiscarded -> status
             is AuthException.InvalidInput -> status
             is AuthException.Storage -> status
+            is AuthException.SessionUnconfirmed -> status
         }?.toInt()
 
 /** The GoTrue error code (`session_not_found`, `refresh_token_already_used`, ...), if known. */
@@ -40,6 +43,7 @@ val AuthException.errorCode: String?
             is AuthException.RefreshDiscarded -> code
             is AuthException.InvalidInput -> code
             is AuthException.Storage -> code
+            is AuthException.SessionUnconfirmed -> code
         }
 
 /** A human-readable explanation, free of secrets. */
@@ -53,8 +57,14 @@ val AuthException.detailText: String
             is AuthException.RefreshDiscarded -> detail
             is AuthException.InvalidInput -> detail
             is AuthException.Storage -> detail
+            is AuthException.SessionUnconfirmed -> detail
         }
 
-/** Whether the same call may succeed later (a network failure, a 5xx, a 429): the session is kept. */
+/**
+ * Whether the same call may succeed later, unchanged; the session is kept. True for
+ * [AuthException.RetryableFetch] (a network failure, a 5xx, a 429) and
+ * [AuthException.SessionUnconfirmed] (the session is alive, the refresh endpoint just accepted
+ * it, but `/user` could not confirm it yet: typically a lagging read replica).
+ */
 val AuthException.isRetryable: Boolean
-    get() = this is AuthException.RetryableFetch
+    get() = this is AuthException.RetryableFetch || this is AuthException.SessionUnconfirmed

@@ -10,6 +10,7 @@ import io.supabase.gotruesession.OpValue
 import io.supabase.gotruesession.SessionMachine
 import io.supabase.gotruesession.StorageReadResult
 import java.io.File
+import java.nio.file.Files
 import java.util.concurrent.TimeUnit
 import kotlin.test.assertEquals
 import kotlin.test.assertFailsWith
@@ -57,6 +58,47 @@ fun registerReplayTests(t: TestRun) {
             val rustText = rust.decodeToString()
             if (!rust.contentEquals(kotlin.toByteArray(Charsets.UTF_8))) fail(firstDifference(rustText, kotlin))
             assertTrue(rustText.lines().size > 2, "a real trace")
+        }
+    }
+
+    t.test("scenario options are checked as the Rust replay checks them (verify_cooldown_ms, session_not_found)") {
+        val dir = Files.createTempDirectory("gotrue-options").toFile()
+        try {
+            // Each option's JSON text, and whether the Rust replay accepts it.
+            val cases =
+                listOf(
+                    """"verify_cooldown_ms": 0""" to true,
+                    """"verify_cooldown_ms": 600000""" to true,
+                    """"verify_cooldown_ms": null""" to true,
+                    """"verify_cooldown_ms": -1""" to false,
+                    """"verify_cooldown_ms": 600001""" to false,
+                    """"verify_cooldown_ms": 9223372036854775808""" to false,
+                    """"verify_cooldown_ms": 1.5""" to false,
+                    """"verify_cooldown_ms": 1e3""" to false,
+                    """"verify_cooldown_ms": "30000"""" to false,
+                    """"session_not_found": "verify"""" to true,
+                    """"session_not_found": "sometimes"""" to false,
+                )
+            for ((i, case) in cases.withIndex()) {
+                val (option, accepted) = case
+                val file = File(dir, "options-$i.json")
+                file.writeText("""{"options": {$option}, "steps": [{"call": "initialize"}, {"call": "get_user"}]}""")
+                val (rust, code) = rustReplay(file)
+                val kotlin =
+                    try {
+                        ScenarioReplay.trace(file)
+                    } catch (e: ScenarioReplay.ScenarioError) {
+                        null
+                    }
+                assertEquals(if (accepted) 0 else 2, code, "the Rust replay of {$option}")
+                if (accepted) {
+                    assertEquals(rust.decodeToString(), assertNotNull(kotlin, "Kotlin rejected {$option}"), option)
+                } else {
+                    assertNull(kotlin, "Kotlin accepted {$option}")
+                }
+            }
+        } finally {
+            dir.deleteRecursively()
         }
     }
 

@@ -17,6 +17,7 @@ import io.supabase.gotruesession.SessionMachine
 import io.supabase.gotruesession.SessionNotFoundPolicy
 import io.supabase.gotruesession.SignOutScope
 import io.supabase.gotruesession.StorageReadResult
+import io.supabase.gotruesession.detailText
 import io.supabase.gotruesession.errorCode
 import io.supabase.gotruesession.httpStatus
 import io.supabase.gotruesession.kind
@@ -102,12 +103,27 @@ class ScenarioReplay private constructor(
             persistSession = options["persist_session"] as Boolean? ?: true,
             jitter = false,
             sessionNotFound =
-                when (options["session_not_found"] as String?) {
+                when (val policy = options["session_not_found"]) {
+                    null, "verify" -> SessionNotFoundPolicy.VERIFY
                     "remove" -> SessionNotFoundPolicy.REMOVE
                     "defer" -> SessionNotFoundPolicy.DEFER
-                    else -> SessionNotFoundPolicy.VERIFY
+                    else -> throw ScenarioError("options.session_not_found: expected verify, remove or defer, got $policy")
+                },
+            verifyCooldownMs =
+                options["verify_cooldown_ms"]?.let { ms ->
+                    // An i64, as serde reads it: no fraction, no exponent, nothing out of range.
+                    (ms as? JsonNumber)?.takeIf { it.isInteger }?.text?.toLongOrNull()
+                        ?: throw ScenarioError("options.verify_cooldown_ms: expected an integer, got $ms")
                 },
         )
+
+    /** The machine, or the scenario rejected as the Rust replay rejects it when its options are unusable. */
+    private fun newMachine(): SessionMachine =
+        try {
+            SessionMachine(config())
+        } catch (e: AuthException.InvalidInput) {
+            throw ScenarioError("options: ${e.detailText}")
+        }
 
     private fun run(): String {
         try {
@@ -145,7 +161,7 @@ class ScenarioReplay private constructor(
                     if (!(s.input is CallInput.Cmd && s.input.command is Command.Initialize)) {
                         throw ScenarioError("step $step: ${s.name} before initialize")
                     }
-                    machine = SessionMachine(config())
+                    machine = newMachine()
                 }
                 val m = machine!!
                 val at = now.toULong()
