@@ -35,18 +35,20 @@ impl VerifyCooldown {
     /// A cooldown of `ms` milliseconds: negative or longer than [`VerifyCooldown::MAX_MS`] is
     /// an error that says why.
     pub fn from_ms(ms: i64) -> Result<Self, ConfigError> {
-        match u64::try_from(ms) {
-            Ok(ms) if ms <= Self::MAX_MS => Ok(VerifyCooldown(ms)),
-            _ => Err(ConfigError::VerifyCooldown { ms: ms.into() }),
-        }
+        Self::checked(ms.into())
     }
 
     /// A cooldown given as a [`std::time::Duration`], to the millisecond (never negative; too
     /// long is an error).
     pub fn from_duration(d: std::time::Duration) -> Result<Self, ConfigError> {
-        match u64::try_from(d.as_millis()) {
+        Self::checked(i128::try_from(d.as_millis()).unwrap_or(i128::MAX))
+    }
+
+    /// The one range check: the error carries the value as given, whatever its type's range.
+    fn checked(ms: i128) -> Result<Self, ConfigError> {
+        match u64::try_from(ms) {
             Ok(ms) if ms <= Self::MAX_MS => Ok(VerifyCooldown(ms)),
-            _ => Err(ConfigError::VerifyCooldown { ms: i128::try_from(d.as_millis()).unwrap_or(i128::MAX) }),
+            _ => Err(ConfigError::VerifyCooldown { ms }),
         }
     }
 

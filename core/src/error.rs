@@ -40,9 +40,7 @@ impl ErrorKind {
             ErrorKind::SessionUnconfirmed => "session_unconfirmed",
         }
     }
-}
 
-impl ErrorKind {
     /// Every kind, in declaration order (for bindings and tests that must cover them all).
     pub const ALL: [ErrorKind; 8] = [
         ErrorKind::SessionMissing,
