@@ -3,7 +3,7 @@
 
 use crate::timeline::{EventPrinter, LoggedStorage, LoggedTransport, Timeline};
 use gotrue_fake::{FakeGoTrue, ReplicaLag};
-use gotrue_session::{AuthError, SignOutScope};
+use gotrue_session::{AuthError, SignOutScope, VerifyCooldown};
 use gotrue_session_blocking::AuthClient;
 use gotrue_session_io::{ClientOptions, MemoryStorage, SessionStorage, Transport, UreqTransport};
 use std::sync::Arc;
@@ -103,10 +103,13 @@ fn against_fake(args: &DemoArgs) -> u8 {
     let mut options = ClientOptions::new(server.url(), server.anon_key());
     options.auto_refresh = false;
     // Short enough to wait out in step 7 (the default is 30 s).
-    if let Err(e) = options.set_verify_cooldown(DEMO_VERIFY_COOLDOWN) {
-        eprintln!("{e}");
-        return 1;
-    }
+    options.verify_cooldown = match VerifyCooldown::from_duration(DEMO_VERIFY_COOLDOWN) {
+        Ok(cooldown) => cooldown,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
     let d = Demo::new(options);
 
     d.step("1. Start: nothing is stored yet");

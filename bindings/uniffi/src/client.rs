@@ -68,7 +68,7 @@ impl ClientOptions {
         o.retry = self.retry.unwrap_or_default().into();
         // Milliseconds from another language may be negative: `from_ms` checks the whole range.
         if let Some(ms) = self.verify_cooldown_ms {
-            o = o.with_verify_cooldown(core::VerifyCooldown::from_ms(ms)?);
+            o.verify_cooldown = core::VerifyCooldown::from_ms(ms)?;
         }
         Ok(o)
     }

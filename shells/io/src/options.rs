@@ -1,15 +1,10 @@
 //! The shells' configuration, turned into the core's.
 
 use gotrue_session::retry::RetryPolicy;
-use gotrue_session::{Config, ConfigError, SessionNotFoundPolicy, VerifyCooldown};
+use gotrue_session::{Config, SessionNotFoundPolicy, VerifyCooldown};
 use std::time::Duration;
 
 /// How a shell's client is set up. `ClientOptions::new(url, anon_key)` gives auth-js's defaults.
-///
-/// Most settings are plain fields. The verify cooldown is set through
-/// [`ClientOptions::set_verify_cooldown`], which rejects an unusable value where it is given: a
-/// client is never built with a cooldown the core would refuse, and nothing is clamped behind
-/// the caller's back.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// The auth URL, e.g. `https://<ref>.supabase.co/auth/v1`.
@@ -31,9 +26,24 @@ pub struct ClientOptions {
     /// The refresh retry schedule (default auth-js's: 200 ms doubling within 30 s, then a
     /// 60 s cooldown).
     pub retry: RetryPolicy,
-    /// At most one verify refresh per this long (docs/policy.md, section 5). Private so only a
-    /// validated value can be held: see [`ClientOptions::set_verify_cooldown`].
-    verify_cooldown: VerifyCooldown,
+    /// At most one verify refresh per this long (default 30 s; docs/policy.md, section 5): after
+    /// a verify refresh that succeeded, a `/user` suspicion (403 `session_not_found` and the
+    /// like) that comes sooner is answered `session_unconfirmed` at once, without another
+    /// refresh; the first one after it verifies again, so a session revoked meanwhile is still
+    /// found out and removed. A [`VerifyCooldown`] is valid by construction: build it with
+    /// [`VerifyCooldown::from_duration`] (longer than 10 minutes is an error; `Duration::ZERO`
+    /// turns the cooldown off) or [`VerifyCooldown::from_ms`].
+    ///
+    /// ```
+    /// # use gotrue_session::VerifyCooldown;
+    /// # use gotrue_session_io::ClientOptions;
+    /// # use std::time::Duration;
+    /// let mut options = ClientOptions::new("https://abcd.supabase.co", "<anon key>");
+    /// options.verify_cooldown = VerifyCooldown::from_duration(Duration::from_secs(5))?;
+    /// assert!(VerifyCooldown::from_duration(Duration::from_secs(3_600)).is_err());
+    /// # Ok::<(), gotrue_session::ConfigError>(())
+    /// ```
+    pub verify_cooldown: VerifyCooldown,
 }
 
 impl ClientOptions {
@@ -55,40 +65,6 @@ impl ClientOptions {
             retry: RetryPolicy::default(),
             verify_cooldown: VerifyCooldown::DEFAULT,
         }
-    }
-
-    /// The verify cooldown (default 30 s): after a verify refresh that succeeded, a `/user`
-    /// suspicion (403 `session_not_found` and the like) that comes sooner than this is answered
-    /// `session_unconfirmed` at once, without another refresh; the first one after it verifies
-    /// again, so a session revoked meanwhile is still found out and removed.
-    pub fn verify_cooldown(&self) -> Duration {
-        Duration::from_millis(self.verify_cooldown.as_ms())
-    }
-
-    /// Sets the verify cooldown, to the millisecond. `Duration::ZERO` turns it off (every
-    /// suspicion is verified with a refresh); longer than 10 minutes
-    /// ([`VerifyCooldown::MAX_MS`]) is an error, and the options keep their previous value.
-    ///
-    /// ```
-    /// # use gotrue_session_io::ClientOptions;
-    /// # use std::time::Duration;
-    /// let mut options = ClientOptions::new("https://abcd.supabase.co", "<anon key>");
-    /// options.set_verify_cooldown(Duration::from_secs(5))?;
-    /// assert!(options.set_verify_cooldown(Duration::from_secs(3_600)).is_err());
-    /// assert_eq!(options.verify_cooldown(), Duration::from_secs(5));
-    /// # Ok::<(), gotrue_session::ConfigError>(())
-    /// ```
-    pub fn set_verify_cooldown(&mut self, cooldown: Duration) -> Result<&mut Self, ConfigError> {
-        self.verify_cooldown = VerifyCooldown::from_duration(cooldown)?;
-        Ok(self)
-    }
-
-    /// The same as [`ClientOptions::set_verify_cooldown`], for callers that hold the core's
-    /// already validated [`VerifyCooldown`] (a binding that took milliseconds from another
-    /// language checks them with [`VerifyCooldown::from_ms`], which also rejects negatives).
-    pub fn with_verify_cooldown(mut self, cooldown: VerifyCooldown) -> Self {
-        self.verify_cooldown = cooldown;
-        self
     }
 
     /// A machine for these options, its retry jitter seeded from the operating system.
@@ -132,20 +108,19 @@ mod tests {
     }
 
     #[test]
-    fn verify_cooldown_is_validated_where_it_is_set() {
+    fn verify_cooldown_reaches_the_core_config() {
         let mut o = ClientOptions::new("https://abcd.supabase.co", "k");
-        assert_eq!(o.verify_cooldown(), Duration::from_secs(30));
+        assert_eq!(o.verify_cooldown, VerifyCooldown::DEFAULT);
         assert_eq!(o.core_config().verify_cooldown, VerifyCooldown::DEFAULT);
-        o.set_verify_cooldown(Duration::ZERO).expect("0 turns the cooldown off");
+        o.verify_cooldown = VerifyCooldown::from_duration(Duration::ZERO).expect("0 turns the cooldown off");
         assert_eq!(o.core_config().verify_cooldown, VerifyCooldown::NONE);
-        o.set_verify_cooldown(Duration::from_millis(250)).expect("a short cooldown");
-        let err = o.set_verify_cooldown(Duration::from_millis(600_001)).expect_err("over 10 minutes");
+        o.verify_cooldown = VerifyCooldown::from_duration(Duration::from_millis(250)).expect("a short cooldown");
+        let err = VerifyCooldown::from_duration(Duration::from_millis(600_001)).expect_err("over 10 minutes");
         assert_eq!(err.to_string(), "verify_cooldown must be between 0 (no cooldown) and 600000 ms, got 600001 ms");
-        assert!(o.set_verify_cooldown(Duration::MAX).is_err());
-        // A rejected value leaves the previous one in place.
-        assert_eq!(o.verify_cooldown(), Duration::from_millis(250));
+        assert!(VerifyCooldown::from_duration(Duration::MAX).is_err());
+        // A rejected value never reaches the options.
         assert_eq!(o.core_config().verify_cooldown.as_ms(), 250);
-        let o = o.with_verify_cooldown(VerifyCooldown::from_ms(600_000).expect("the maximum"));
-        assert_eq!(o.verify_cooldown(), Duration::from_secs(600));
+        o.verify_cooldown = VerifyCooldown::from_ms(600_000).expect("the maximum");
+        assert_eq!(o.core_config().verify_cooldown.as_ms(), 600_000);
     }
 }

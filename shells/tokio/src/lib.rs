@@ -164,7 +164,7 @@ impl AuthClient {
     /// if the refresh endpoint says the session is dead, it is removed, SIGNED_OUT announced,
     /// and the error is `session_missing`; if the refresh works but `/user` still doubts it,
     /// the session is kept and the error is `session_unconfirmed` (retryable). Within the
-    /// verify cooldown ([`ClientOptions::set_verify_cooldown`]) after such a refresh, a doubt
+    /// verify cooldown ([`ClientOptions::verify_cooldown`]) after such a refresh, a doubt
     /// is answered `session_unconfirmed` without refreshing again.
     pub async fn get_user(&self) -> Result<User, AuthError> {
         self.run(Command::GetUser).await.and_then(user_of)

@@ -2,7 +2,7 @@
 //! Every wait is bounded; the retry schedule is shortened (see `options`) so bursts end fast.
 
 use gotrue_fake::{Fault, ReplicaLag, Target};
-use gotrue_session::{ErrorKind, EventKind, SignOutScope};
+use gotrue_session::{ErrorKind, EventKind, SignOutScope, VerifyCooldown};
 use gotrue_session_e2e::*;
 use gotrue_session_io::{MemoryStorage, SessionStorage};
 use std::sync::Arc;
@@ -116,7 +116,7 @@ fn revoked_after_the_cooldown_is_cleaned_up<C: Client>() {
     let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(2));
     let storage = Arc::new(MemoryStorage::new());
     let mut o = options(&server, false);
-    o.set_verify_cooldown(COOLDOWN).expect("a valid cooldown");
+    o.verify_cooldown = VerifyCooldown::from_duration(COOLDOWN).expect("a valid cooldown");
     let c = C::build(o, storage.clone());
     c.initialize().expect("initialize");
     c.sign_in(EMAIL, PASSWORD).expect("sign in").expect("a session");
@@ -140,22 +140,21 @@ fn revoked_after_the_cooldown_is_cleaned_up<C: Client>() {
     c.shutdown();
 }
 
-/// The cooldown is validated where it is set, so no client is ever built with one the core
-/// would refuse: too long is a clear error and the options keep their value. 0 is valid and
-/// turns the cooldown off: every suspicion verifies, the options reach the core.
+/// The cooldown is validated where it is made (a `VerifyCooldown` is valid by construction), so
+/// no client is ever built with one the core would refuse: too long is a clear error. 0 is valid
+/// and turns the cooldown off: every suspicion verifies, the options reach the core.
 fn verify_cooldown_is_validated_and_reaches_the_core<C: Client>() {
     let server = fake(|o| o.replica_lag = ReplicaLag::after_sign_in(4));
     let mut o = options(&server, false);
-    assert_eq!(o.verify_cooldown(), Duration::from_secs(30), "the default");
+    assert_eq!(o.verify_cooldown, VerifyCooldown::DEFAULT, "the default");
     for too_long in [Duration::from_millis(600_001), Duration::from_secs(24 * 3600), Duration::MAX] {
-        let err = o.set_verify_cooldown(too_long).expect_err("over 10 minutes");
+        let err = VerifyCooldown::from_duration(too_long).expect_err("over 10 minutes");
         assert!(
             err.to_string().starts_with("verify_cooldown must be between 0 (no cooldown) and 600000 ms, got "),
             "{err}"
         );
     }
-    assert_eq!(o.verify_cooldown(), Duration::from_secs(30), "a rejected value changes nothing");
-    o.set_verify_cooldown(Duration::ZERO).expect("0 turns the cooldown off");
+    o.verify_cooldown = VerifyCooldown::from_duration(Duration::ZERO).expect("0 turns the cooldown off");
     let storage = Arc::new(MemoryStorage::new());
     let c = C::build(o, storage.clone());
     c.initialize().expect("initialize");
