@@ -1345,6 +1345,8 @@ impl Sim {
             Cmd::RefreshSession => vec![Command::RefreshSession],
             Cmd::SetSession(kind) => {
                 let current = self.m.session().map(|s| (s.access_token.clone(), s.refresh_token.clone(), s.user_id()));
+                // Tokens the app brings start a server session of their own.
+                let new_sid = format!("sess-{n:06}");
                 let fresh_refresh = |sim: &mut Sim, user: &str| {
                     let r = format!("rt-set-{n:06}");
                     sim.secrets.push(r.clone());
@@ -1356,20 +1358,18 @@ impl Sim {
                     (SetKind::CurrentExpired, Some((_, r, user))) => {
                         let user = user.unwrap_or_else(|| "user-0".to_owned());
                         // The app's copy of the current session: the same server session.
-                        let sid = self.sid_of.get(&r).cloned().unwrap_or_else(|| format!("sess-{n:06}"));
+                        let sid = self.sid_of.get(&r).cloned().unwrap_or(new_sid);
                         (jwt(self.server_now_s() - 100, &user, n, &sid), r)
                     }
-                    (SetKind::FreshValid | SetKind::CurrentValid, _) => (
-                        jwt(self.server_now_s() + 3600, "user-set", n, &format!("sess-{n:06}")),
-                        fresh_refresh(self, "user-set"),
-                    ),
-                    (SetKind::FreshExpired | SetKind::CurrentExpired, _) => (
-                        jwt(self.server_now_s() - 100, "user-set", n, &format!("sess-{n:06}")),
-                        fresh_refresh(self, "user-set"),
-                    ),
+                    (SetKind::FreshValid | SetKind::CurrentValid, _) => {
+                        (jwt(self.server_now_s() + 3600, "user-set", n, &new_sid), fresh_refresh(self, "user-set"))
+                    }
+                    (SetKind::FreshExpired | SetKind::CurrentExpired, _) => {
+                        (jwt(self.server_now_s() - 100, "user-set", n, &new_sid), fresh_refresh(self, "user-set"))
+                    }
                     (SetKind::NotJwt, _) => ("not-a-jwt".to_owned(), fresh_refresh(self, "user-set")),
                     (SetKind::EmptyRefresh, _) => {
-                        (jwt(self.server_now_s() + 3600, "user-set", n, &format!("sess-{n:06}")), String::new())
+                        (jwt(self.server_now_s() + 3600, "user-set", n, &new_sid), String::new())
                     }
                 };
                 self.secrets.push(access_token.clone());
