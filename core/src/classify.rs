@@ -34,6 +34,9 @@ pub enum MayRemove {
 pub enum When {
     /// The connection failed (refused, reset, timeout, DNS).
     TransportFailure,
+    /// Any answer, 2xx included, with more headers than [`crate::limits::MAX_HEADERS`] or one
+    /// longer than [`crate::limits::MAX_HEADER_BYTES`]: not read at all.
+    OverLimits,
     /// One of these statuses.
     Status(&'static [u16]),
     /// A status in this range (inclusive).
@@ -72,6 +75,7 @@ pub const SESSION_DEAD_CODES: &[&str] = &[
 /// POLICY.md section 2, first match wins.
 pub const TABLE: &[Rule] = &[
     Rule { when: When::TransportFailure, class: Class::Transient, may_remove: MayRemove::Never },
+    Rule { when: When::OverLimits, class: Class::Transient, may_remove: MayRemove::Never },
     Rule { when: When::StatusRange(500, 599), class: Class::Transient, may_remove: MayRemove::Never },
     Rule { when: When::Status(&[408, 409, 429]), class: Class::Transient, may_remove: MayRemove::Never },
     Rule { when: When::NotGoTrueError, class: Class::Transient, may_remove: MayRemove::Never },
@@ -166,24 +170,34 @@ pub fn classify_transport(failure: &TransportFailure) -> Failure {
     }
 }
 
-/// Classifies a non-2xx answer.
+/// Whether an answer's headers exceed the limits ([`When::OverLimits`]): such an answer, even a
+/// 2xx, is classified rather than read.
+pub fn over_limits(resp: &HttpResponse) -> bool {
+    crate::limits::check_headers(&resp.headers).is_err()
+}
+
+/// Classifies a non-2xx answer, or one [`over_limits`].
 pub fn classify_response(resp: &HttpResponse, now_ms: u64) -> Failure {
-    let body = ErrorBody::parse(&resp.body);
+    let over = crate::limits::check_headers(&resp.headers).err();
+    // An answer over the limits is not read further.
+    let body = if over.is_some() { None } else { ErrorBody::parse(&resp.body) };
     let code = body.as_ref().and_then(|b| error_code(resp, b));
     let rule = TABLE.iter().find(|r| rule_applies(r.when, resp, body.as_ref(), code.as_deref()));
     let class = rule.map_or(Class::Api, |r| r.class);
-    let message = match &body {
-        Some(b) => b.text(),
-        None => format!("the server answered HTTP {} without a GoTrue error body", resp.status),
+    let message = match (&over, &body) {
+        (Some(limit), _) => format!("the server's answer (HTTP {}) was not read: {limit}", resp.status),
+        (None, Some(b)) => b.text(),
+        (None, None) => format!("the server answered HTTP {} without a GoTrue error body", resp.status),
     };
     let kind = match class {
+        Class::Transient if over.is_some() => ErrorKind::InvalidResponse,
         Class::Transient => ErrorKind::RetryableFetch,
         // auth-js reports session_not_found as "session missing"; we keep status and code too.
         _ if code.as_deref() == Some("session_not_found") => ErrorKind::SessionMissing,
         _ => ErrorKind::Api,
     };
     let retry_after_ms = match class {
-        Class::Transient => retry_after(resp).map(|d| now_ms + d),
+        Class::Transient if over.is_none() => retry_after(resp).map(|d| now_ms.saturating_add(d)),
         _ => None,
     };
     Failure { class, error: AuthError { kind, status: Some(resp.status), code, message, retry_after_ms } }
@@ -192,6 +206,7 @@ pub fn classify_response(resp: &HttpResponse, now_ms: u64) -> Failure {
 fn rule_applies(when: When, resp: &HttpResponse, body: Option<&ErrorBody>, code: Option<&str>) -> bool {
     match when {
         When::TransportFailure => false,
+        When::OverLimits => over_limits(resp),
         When::Status(list) => list.contains(&resp.status),
         When::StatusRange(lo, hi) => (lo..=hi).contains(&resp.status),
         When::NotGoTrueError => body.is_none(),
@@ -365,6 +380,7 @@ mod tests {
         // The table has no dead rows: each one is the first match for some answer.
         let samples: Vec<Failure> = vec![
             classify_transport(&TransportFailure::new("x")),
+            classify_response(&resp(200, &[("x", "y"); 101], ""), 0),
             classify_response(&resp(500, &[], ""), 0),
             classify_response(&resp(429, &[], r#"{"msg":"m"}"#), 0),
             classify_response(&resp(403, &[], "<html>"), 0),

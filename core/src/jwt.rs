@@ -30,10 +30,14 @@ pub enum JwtError {
     /// The payload is not a JSON object of claims.
     #[error("the JWT payload is not a JSON claims object")]
     Json,
+    /// The token is longer than [`crate::limits::MAX_TOKEN_BYTES`].
+    #[error(transparent)]
+    TooLong(#[from] crate::limits::LimitError),
 }
 
 /// Decodes the payload of `token` without checking the signature.
 pub fn decode_claims(token: &str) -> Result<Claims, JwtError> {
+    crate::limits::check_token("the JWT", token)?;
     let mut parts = token.split('.');
     let (Some(_header), Some(payload), Some(_sig), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -75,5 +79,7 @@ mod tests {
         assert_eq!(decode_claims("a.!!!.c"), Err(JwtError::Base64));
         assert_eq!(decode_claims(&token("[1,2]")), Err(JwtError::Json));
         assert_eq!(decode_claims(&token(r#"{"exp":"soon"}"#)), Err(JwtError::Json));
+        let long = token(&format!(r#"{{"sub":"{}"}}"#, "u".repeat(crate::limits::MAX_TOKEN_BYTES)));
+        assert_eq!(decode_claims(&long).unwrap_err().to_string(), "the JWT is larger than 16384 bytes");
     }
 }

@@ -29,6 +29,7 @@ mod config;
 mod error;
 pub mod http;
 pub mod jwt;
+pub mod limits;
 mod machine;
 pub mod pkce;
 pub mod requests;

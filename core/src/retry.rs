@@ -37,7 +37,7 @@ pub fn next_attempt_at(
         Some(u) => (backoff as f64 * u.clamp(0.0, 1.0)) as u64,
         None => backoff,
     };
-    let at = (now + delay).max(retry_after_at.unwrap_or(0));
+    let at = now.saturating_add(delay).max(retry_after_at.unwrap_or(0));
     (at.saturating_sub(first_attempt_at) < policy.burst_window_ms).then_some(at)
 }
 

@@ -1,5 +1,6 @@
 //! The stored form of a session: auth-js's keys and JSON, read strictly.
 
+use crate::limits::{JsonLimits, LimitError, MAX_TOKEN_BYTES};
 use crate::wire::{read_object, session_from_object, Session, TokenAnswerError, User};
 use serde_json::Value;
 
@@ -37,19 +38,29 @@ pub enum InvalidStoredValue {
     /// A required field is missing or has the wrong type.
     #[error("the stored value lacks {0}")]
     Missing(&'static str),
+    /// The value, or a value in it, exceeds a limit ([`crate::limits`]).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// Parses a stored session strictly: a JSON object with string `access_token` and
-/// `refresh_token` and a numeric `expires_at`. Anything else is no session.
+/// `refresh_token` and a numeric `expires_at`, within the limits of [`crate::limits`]. Anything
+/// else is no session.
 pub fn parse_stored_session(raw: &str) -> Result<Session, InvalidStoredValue> {
+    JsonLimits::STORED_SESSION.check(raw.as_bytes())?;
     let object = read_object(raw).map_err(|e| match e {
-        TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
         TokenAnswerError::Missing(_) => InvalidStoredValue::NotObject,
+        other => stored_error(other),
     })?;
-    session_from_object(object, None).map_err(|e| match e {
+    session_from_object(object, None).map_err(stored_error)
+}
+
+fn stored_error(e: TokenAnswerError) -> InvalidStoredValue {
+    match e {
         TokenAnswerError::NotJson => InvalidStoredValue::NotJson,
         TokenAnswerError::Missing(what) => InvalidStoredValue::Missing(what),
-    })
+        TokenAnswerError::Limit(limit) => InvalidStoredValue::Limit(limit),
+    }
 }
 
 /// The JSON auth-js writes for a session: the same text as `serde_json::to_string(session)`,
@@ -108,8 +119,12 @@ pub struct StoredVerifier {
     pub recovery: bool,
 }
 
-/// Reads a stored PKCE verifier; `None` for an empty or unreadable value.
+/// Reads a stored PKCE verifier; `None` for an empty or unreadable value, or one longer than
+/// [`MAX_TOKEN_BYTES`].
 pub fn parse_stored_verifier(raw: &str) -> Option<StoredVerifier> {
+    if raw.len() > MAX_TOKEN_BYTES {
+        return None;
+    }
     // auth-js stores it JSON-encoded; a bare string (written by other SDKs) is accepted too.
     let text = serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned());
     let (verifier, kind) = match text.split_once('/') {
@@ -173,6 +188,47 @@ mod tests {
             parse_stored_session(r#"{"access_token":"a","refresh_token":"r","expires_in":3600}"#),
             Err(InvalidStoredValue::Missing("a numeric expires_at"))
         );
+    }
+
+    #[test]
+    fn stored_values_over_a_limit_are_invalid_with_the_limit() {
+        use crate::limits::{MAX_STORED_BYTES, MAX_TOKEN_BYTES, MAX_USER_BYTES};
+        let with_user =
+            |user: &str| format!(r#"{{"access_token":"a","refresh_token":"r","expires_at":5,"user":{user}}}"#);
+        let deep = with_user(&format!(r#"{{"id":"u","m":{}{}}}"#, "[".repeat(200_000), "]".repeat(200_000)));
+        assert_eq!(
+            parse_stored_session(&deep).unwrap_err().to_string(),
+            "the stored value is nested deeper than 33 levels"
+        );
+        let big_user = with_user(&format!(r#"{{"id":"u","m":"{}"}}"#, "x".repeat(MAX_USER_BYTES)));
+        assert_eq!(
+            parse_stored_session(&big_user).unwrap_err().to_string(),
+            "the user object is larger than 1048576 bytes"
+        );
+        let huge = with_user(&format!(r#"{{"id":"u"}},"pad":"{}""#, "x".repeat(MAX_STORED_BYTES)));
+        assert_eq!(
+            parse_stored_session(&huge).unwrap_err().to_string(),
+            "the stored value is larger than 8388608 bytes"
+        );
+        let long_token =
+            format!(r#"{{"access_token":"{}","refresh_token":"r","expires_at":5}}"#, "a".repeat(MAX_TOKEN_BYTES + 1));
+        assert_eq!(
+            parse_stored_session(&long_token).unwrap_err().to_string(),
+            "access_token is larger than 16384 bytes"
+        );
+        assert_eq!(parse_stored_verifier(&serialize_verifier(&"v".repeat(MAX_TOKEN_BYTES), false)), None);
+    }
+
+    #[test]
+    fn numbers_in_unknown_fields_survive_a_round_trip_exactly() {
+        // Found by the stored_session fuzz target (fuzz/regressions/stored_session): without
+        // correctly rounded float parsing, an integer beyond i64 moved by a unit in the last
+        // place each time the session was written and read back.
+        let raw = r#"{"access_token":"a.b.c","refresh_token":"r","expires_at":-1e300,"x":-9223372036875745809,"y":[0.1,1E15,-0.0,1e-400]}"#;
+        let s = parse_stored_session(raw).unwrap();
+        let again = parse_stored_session(&serialize_session(&s)).unwrap();
+        assert_eq!(again, s);
+        assert_eq!(serialize_session(&again), serialize_session(&s));
     }
 
     #[test]

@@ -406,3 +406,170 @@ fn a_new_server_session_adopted_from_storage_is_verified_despite_the_cooldown() 
     assert!(!refreshed, "a second verify of the same server session inside its cooldown");
     assert_eq!(w.result_of(op), Some(Err(ErrorKind::SessionUnconfirmed)));
 }
+
+// ---- hostile input: the limits of `gotrue_session::limits` ---------------------------------------
+
+/// A user object whose `user_metadata` nests `levels` arrays (the user itself is level 1, so the
+/// whole object nests `levels + 2` deep).
+fn user_nested(levels: usize) -> String {
+    format!(r#"{{"id":"user-1","user_metadata":{{"x":{}{}}}}}"#, "[".repeat(levels), "]".repeat(levels))
+}
+
+fn token_answer_with_user(tag: &str, user: &str) -> String {
+    let exp = (NOW / 1000) as i64 + 3600;
+    format!(
+        r#"{{"access_token":"{}","refresh_token":"rt-{tag}-secret","expires_in":3600,"expires_at":{exp},"token_type":"bearer","user":{user}}}"#,
+        jwt(tag, exp, "s")
+    )
+}
+
+fn message_of(w: &World, op: OpId) -> String {
+    w.seen
+        .iter()
+        .find_map(|o| match o {
+            Output::Complete { op: done, result: Err(e) } if *done == op => Some(e.to_string()),
+            _ => None,
+        })
+        .expect("the call failed")
+}
+
+#[test]
+fn a_hostile_answer_never_removes_a_good_session() {
+    let stored = session_json("a", (NOW / 1000) as i64 + 3600);
+    let hostile: Vec<(&str, u16, Vec<(String, String)>, String)> = vec![
+        ("200 000 nested arrays", 200, vec![], token_answer_with_user("b", &user_nested(200_000))),
+        ("a body over 1 MiB", 200, vec![], format!(r#"{{"access_token":"x","pad":"{}"}}"#, "p".repeat(1 << 20))),
+        (
+            "a 17 KiB access token",
+            200,
+            vec![],
+            token_answer_with_user("b", r#"{"id":"u"}"#).replace("eyJ", &"e".repeat(17 << 10)),
+        ),
+        (
+            "101 headers",
+            200,
+            vec![("x-h".to_owned(), "v".to_owned()); 101],
+            token_answer_with_user("b", r#"{"id":"u"}"#),
+        ),
+        (
+            "an 8 KiB header",
+            200,
+            vec![("x-h".to_owned(), "v".repeat(8 << 10))],
+            token_answer_with_user("b", r#"{"id":"u"}"#),
+        ),
+        (
+            "a deep error body",
+            400,
+            vec![],
+            format!(r#"{{"code":"refresh_token_not_found","x":{}{}}}"#, "[".repeat(100), "]".repeat(100)),
+        ),
+    ];
+    for (what, status, headers, body) in hostile {
+        let mut w = World::new(Some(stored.clone()));
+        w.command(Command::Initialize);
+        let op = w.command(Command::RefreshSession);
+        assert_eq!(w.last_http().path, "/token");
+        let id = w.last_request_id();
+        w.m.handle_response(w.now, id, HttpResponse { status, headers, body: body.into_bytes() });
+        w.drain();
+        assert!(!w.signed_out(), "{what}: no SIGNED_OUT");
+        assert_eq!(w.store.get(KEY), Some(&stored), "{what}: the stored session is untouched");
+        assert_eq!(w.m.session().map(|s| s.refresh_token.as_str()), Some("rt-a-secret"), "{what}: the session is kept");
+        if status == 200 && w.result_of(op).is_some() {
+            assert_eq!(w.result_of(op), Some(Err(ErrorKind::InvalidResponse)), "{what}");
+        }
+    }
+}
+
+#[test]
+fn an_answer_over_a_limit_is_invalid_response_saying_which_limit() {
+    let mut w = World::new(Some(session_json("a", (NOW / 1000) as i64 + 3600)));
+    w.command(Command::Initialize);
+    let op = w.command(Command::GetUser);
+    w.answer(200, &[], &user_nested(200_000));
+    assert_eq!(w.result_of(op), Some(Err(ErrorKind::InvalidResponse)));
+    assert!(message_of(&w, op).contains("nested deeper than 32 levels"), "{}", message_of(&w, op));
+    let op = w.command(Command::RefreshSession);
+    w.answer(200, &[("x-h", "v"); 101], &token_answer_with_user("b", r#"{"id":"user-1"}"#));
+    assert_eq!(w.requests_sent(), 2, "no more requests before the retry's backoff");
+    assert_eq!(w.result_of(op), None, "a header flood is transient: the refresh is retried");
+    w.now += 60_000;
+    w.m.handle_timeout(w.now);
+    w.drain();
+    assert_eq!(w.last_http().path, "/token");
+    w.refreshed("b");
+    assert_eq!(w.result_of(op), Some(Ok(())));
+}
+
+#[test]
+fn a_stored_value_over_a_limit_is_invalid_with_its_reason_and_no_sign_out() {
+    let mut w = World::new(Some(token_answer_with_user("a", &user_nested(200_000))));
+    w.command(Command::Initialize);
+    let diagnostic = w.seen.iter().find_map(|o| match o {
+        Output::Diagnostic(d) if d.kind == DiagnosticKind::InvalidStoredValue => Some(d.message.clone()),
+        _ => None,
+    });
+    assert_eq!(diagnostic.as_deref(), Some("the stored value is nested deeper than 33 levels; removed"));
+    assert!(!w.signed_out());
+    assert!(w.m.session().is_none());
+    // At the limit: a user nesting 32 levels (its metadata 31) is a user.
+    let mut w = World::new(Some(token_answer_with_user("a", &user_nested(30))));
+    w.command(Command::Initialize);
+    assert!(w.m.session().and_then(|s| s.user.as_ref()).is_some());
+    assert!(!w.seen.iter().any(|o| matches!(o, Output::Diagnostic(d) if d.kind == DiagnosticKind::InvalidStoredValue)));
+}
+
+#[test]
+fn a_session_accepted_at_every_limit_reads_back_from_storage() {
+    // Tokens of the longest length, a user at the deepest nesting, the largest body, and extra
+    // fields spelling numbers tersely (they are written longer than they were read).
+    let exp = (NOW / 1000) as i64 + 3600;
+    let claims_pad = "p".repeat(gotrue_session::limits::MAX_TOKEN_BYTES - 200);
+    let claims = format!(r#"{{"sub":"user-1","exp":{exp},"session_id":"s","pad":"{claims_pad}"}}"#);
+    let access = format!("eyJhbGciOiJIUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(claims));
+    let access = access[..gotrue_session::limits::MAX_TOKEN_BYTES.min(access.len())].to_owned();
+    let refresh = "r".repeat(gotrue_session::limits::MAX_TOKEN_BYTES);
+    let head = format!(
+        r#"{{"access_token":"{access}","refresh_token":"{refresh}","expires_at":{exp},"user":{},"numbers":["#,
+        user_nested(30)
+    );
+    let mut body = head;
+    while body.len() + 8 < gotrue_session::limits::MAX_ANSWER_BYTES {
+        body.push_str("1E15,");
+    }
+    body.push_str("1]}");
+    assert!(body.len() <= gotrue_session::limits::MAX_ANSWER_BYTES);
+    let mut w = World::new(None);
+    w.command(Command::Initialize);
+    let op = w.command(Command::SignInWithPassword { email: Some("a@b".into()), phone: None, password: "pw".into() });
+    w.answer(200, &[], &body);
+    assert_eq!(w.result_of(op), Some(Ok(())));
+    let written = w.store.get(KEY).cloned().expect("the session is stored");
+    assert!(written.len() > 3 * body.len(), "the numbers were written longer: {} from {}", written.len(), body.len());
+    let mut again = World::new(Some(written));
+    again.command(Command::Initialize);
+    assert_eq!(again.m.session(), w.m.session(), "read back as the same session");
+}
+
+#[test]
+fn absurd_expiries_from_an_answer_saturate_instead_of_overflowing() {
+    // Each of these overflowed the clock-skew estimate or a due check (a panic in debug builds,
+    // a wrong decision in release ones).
+    for (expires_at, expires_in) in [("-1e300", "1e300"), ("1e300", "-1e300"), ("1e300", "0"), ("-1e300", "0")] {
+        let mut w = World::new(None);
+        w.command(Command::Initialize);
+        let op =
+            w.command(Command::SignInWithPassword { email: Some("a@b".into()), phone: None, password: "pw".into() });
+        let body = format!(
+            r#"{{"access_token":"{}","refresh_token":"rt-x","expires_at":{expires_at},"expires_in":{expires_in},"user":{{"id":"user-1"}}}}"#,
+            jwt("x", 1, "s")
+        );
+        w.answer(200, &[], &body);
+        assert_eq!(w.result_of(op), Some(Ok(())), "{expires_at} {expires_in}");
+        w.command(Command::GetSession);
+        w.now = u64::MAX;
+        w.m.handle_timeout(w.now);
+        w.drain();
+        w.command(Command::GetSession);
+    }
+}

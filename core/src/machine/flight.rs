@@ -210,10 +210,11 @@ impl SessionMachine {
         let id = self.flights[i].id;
         let session = match parse_token_answer(&resp.body, now as i64) {
             Ok(Some(s)) => s,
-            Ok(None) | Err(_) => {
+            unusable => {
                 // Not retried: the server answered, just not what the protocol promises.
-                let e = AuthError::new(ErrorKind::InvalidResponse, "the refresh answer is not a session")
-                    .with_status(resp.status);
+                let why = unusable.err().map_or_else(|| "it carries none".to_owned(), |e| e.to_string());
+                let message = format!("the refresh answer is not a session: {why}");
+                let e = AuthError::new(ErrorKind::InvalidResponse, message).with_status(resp.status);
                 self.set_cooldown(now, i, e.clone());
                 self.finish_flight(now, id, Outcome::Failed(e));
                 return;
@@ -345,7 +346,7 @@ impl SessionMachine {
 
     fn set_cooldown(&mut self, now: u64, i: usize, error: AuthError) {
         let token = self.flights[i].token.clone();
-        self.cooldown = Some(Cooldown { token, until: now + self.cfg.retry.cooldown_ms, error });
+        self.cooldown = Some(Cooldown { token, until: now.saturating_add(self.cfg.retry.cooldown_ms), error });
     }
 
     fn finish_flight(&mut self, now: u64, id: u64, outcome: Outcome) {

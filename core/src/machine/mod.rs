@@ -278,12 +278,13 @@ impl SessionMachine {
 
     /// The device time corrected by the estimated skew.
     fn server_now(&self, now: u64) -> i64 {
-        now as i64 + self.skew_ms
+        // Saturating throughout: expiries and skews come from answers, which may be absurd.
+        device_ms(now).saturating_add(self.skew_ms)
     }
 
     /// `expires_at - now < margin`, on the corrected clock.
     fn is_due(&self, s: &Session, now: u64) -> bool {
-        s.expires_at_ms() - self.server_now(now) < self.cfg.margin_ms as i64
+        s.expires_at_ms().saturating_sub(self.server_now(now)) < self.cfg.margin_ms as i64
     }
 
     /// `now >= expires_at`, on the corrected clock.
@@ -293,14 +294,14 @@ impl SessionMachine {
 
     /// The device time at which a session's access token expires.
     fn expiry_on_device(&self, s: &Session) -> u64 {
-        (s.expires_at_ms() - self.skew_ms).max(0) as u64
+        s.expires_at_ms().saturating_sub(self.skew_ms).max(0) as u64
     }
 
     /// Learns the server's clock from a token answer: `expires_at - expires_in` is its "now".
     fn observe_server_clock(&mut self, now: u64, s: &Session) {
         let Some(expires_in) = s.expires_in else { return };
-        let estimate = (s.expires_at - expires_in) * 1000 - now as i64;
-        let skew = if estimate.abs() < SKEW_NOISE_MS { 0 } else { estimate };
+        let estimate = s.expires_at.saturating_sub(expires_in).saturating_mul(1000).saturating_sub(device_ms(now));
+        let skew = if estimate.unsigned_abs() < SKEW_NOISE_MS.unsigned_abs() { 0 } else { estimate };
         if skew != self.skew_ms {
             self.skew_ms = skew;
             if skew != 0 {
@@ -385,4 +386,10 @@ impl SessionMachine {
         let x = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
         Some((x >> 11) as f64 / (1u64 << 53) as f64)
     }
+}
+
+/// A device time as a signed millisecond count (a clock past the year 292 million is the year
+/// 292 million).
+fn device_ms(now: u64) -> i64 {
+    i64::try_from(now).unwrap_or(i64::MAX)
 }

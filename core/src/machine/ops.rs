@@ -492,7 +492,10 @@ impl SessionMachine {
         if refresh_token.is_empty() {
             return self.complete(op, Err(AuthError::new(ErrorKind::InvalidInput, "the refresh token is empty")));
         }
-        if self.server_now(now) >= exp * 1000 {
+        if let Err(e) = crate::limits::check_token("the refresh token", &refresh_token) {
+            return self.complete(op, Err(AuthError::new(ErrorKind::InvalidInput, e.to_string())));
+        }
+        if self.server_now(now) >= exp.saturating_mul(1000) {
             let own = self.session.as_ref().is_some_and(|s| s.refresh_token == refresh_token);
             let waiter = Waiter { op, then: AfterRefresh::SetSession(self.removals), first_attempt_only: false };
             self.start_refresh(now, refresh_token, RefreshKind { own, reread: false, verify: false }, Some(waiter));
@@ -568,7 +571,7 @@ impl SessionMachine {
     pub(super) fn on_answer(&mut self, now: u64, id: RequestId, answer: Result<HttpResponse, TransportFailure>) {
         let Some(at) = self.requests.iter().position(|(rid, _)| *rid == id) else { return };
         let (_, pending) = self.requests.swap_remove(at);
-        if let Ok(resp) = &answer {
+        if let Some(resp) = answer.as_ref().ok().filter(|r| !crate::classify::over_limits(r)) {
             let server_headers = crate::classify::diagnostic_headers(resp);
             if !server_headers.is_empty() {
                 self.out.push_back(Output::Diagnostic(crate::api::Diagnostic {
@@ -582,7 +585,7 @@ impl SessionMachine {
         }
         // One classification for every request; success bodies are parsed per endpoint.
         let answer: Result<HttpResponse, Failure> = match answer {
-            Ok(resp) if resp.is_success() => Ok(resp),
+            Ok(resp) if resp.is_success() && !crate::classify::over_limits(&resp) => Ok(resp),
             Ok(resp) => Err(classify_response(&resp, now)),
             Err(t) => Err(classify_transport(&t)),
         };
@@ -599,7 +602,7 @@ impl SessionMachine {
             Pending::SetSessionUser { op, access_token, refresh_token, exp, removals } => {
                 match answer.map_err(|f| f.error).and_then(|r| user_answer(&r)) {
                     Ok(user) => {
-                        let expires_in = exp - self.server_now(now).div_euclid(1000);
+                        let expires_in = exp.saturating_sub(self.server_now(now).div_euclid(1000));
                         let s = Session {
                             access_token,
                             token_type: "bearer".into(),

@@ -125,7 +125,7 @@ impl SessionMachine {
                     self.store.in_flight = None;
                     self.store.failed = true;
                     self.store.backoff_ms = (self.store.backoff_ms * 2).clamp(FIRST_RETRY_MS, MAX_RETRY_MS);
-                    self.store.retry_at = Some(now + self.store.backoff_ms);
+                    self.store.retry_at = Some(now.saturating_add(self.store.backoff_ms));
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 mod read;
 
+use crate::limits::{self, JsonLimits, LimitError};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -31,9 +32,11 @@ pub struct User {
 }
 
 impl User {
-    /// A user from its JSON text. `None` when it is not JSON, not an object with a non-empty
-    /// string `id`, or a field the core reads has the wrong type (or is given twice).
+    /// A user from its JSON text. `None` when it is not JSON, exceeds the limits on a user object
+    /// ([`crate::limits`]), is not an object with a non-empty string `id`, or a field the core
+    /// reads has the wrong type (or is given twice).
     pub fn from_json_text(text: &str) -> Option<User> {
+        JsonLimits::USER.check(text.as_bytes()).ok()?;
         read::read_user(text).ok().flatten()
     }
 
@@ -104,6 +107,7 @@ impl<'de> Deserialize<'de> for Session {
     /// Read as strictly as stored values are (see `storage::parse_stored_session`).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Session, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
+        JsonLimits::STORED_SESSION.check(raw.get().as_bytes()).map_err(serde::de::Error::custom)?;
         let object = read_object(raw.get()).map_err(serde::de::Error::custom)?;
         session_from_object(object, None).map_err(serde::de::Error::custom)
     }
@@ -170,7 +174,9 @@ pub struct ErrorBody {
 impl ErrorBody {
     /// Parses `body` as a GoTrue error: a JSON object with at least one error field.
     /// Anything else (an HTML page from a proxy, an empty body) is `None`.
+    /// A body over the limits on an answer ([`crate::limits`]) is not read either.
     pub fn parse(body: &[u8]) -> Option<ErrorBody> {
+        JsonLimits::ERROR_BODY.check(body).ok()?;
         let b: ErrorBody = serde_json::from_slice(body).ok()?;
         let has_any = b.code.is_some()
             || b.error_code.is_some()
@@ -206,6 +212,9 @@ pub enum TokenAnswerError {
     /// A field the protocol requires is missing or of the wrong type.
     #[error("the answer lacks {0}")]
     Missing(&'static str),
+    /// The answer, or a value in it, exceeds a limit ([`crate::limits`]).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
 }
 
 /// Parses a token answer (`POST /token`, `/verify`, `/signup`) into a session.
@@ -214,6 +223,7 @@ pub enum TokenAnswerError {
 /// confirmation, say), which only sign-in intake accepts. `now_ms` fills `expires_at` when the
 /// server left it out, as auth-js does.
 pub fn parse_token_answer(body: &[u8], now_ms: i64) -> Result<Option<Session>, TokenAnswerError> {
+    JsonLimits::TOKEN_ANSWER.check(body)?;
     let text = std::str::from_utf8(body).map_err(|_| TokenAnswerError::NotJson)?;
     let object = read_object(text)?;
     // `/verify` may answer a user without a session (an email change, say).
@@ -229,18 +239,27 @@ pub(crate) fn session_from_object(object: SessionObject<'_>, now_ms: Option<i64>
     let SessionObject { fields: mut object, user } = object;
     let access_token = take_string(&mut object, "access_token")?;
     let refresh_token = take_string(&mut object, "refresh_token")?;
-    let number = |raw: Option<&RawValue>| raw.and_then(|r| serde_json::from_str::<f64>(r.get()).ok());
-    let expires_in = number(object.remove("expires_in")).map(|f| f as i64);
+    // Whole seconds: an integer as it is (through f64, one past 2^53 would change), a fraction
+    // (auth-js may store one) rounded toward zero, one out of range saturated.
+    let number = |raw: Option<&RawValue>| {
+        let text = raw?.get();
+        serde_json::from_str::<i64>(text).ok().or_else(|| serde_json::from_str::<f64>(text).ok().map(|f| f as i64))
+    };
+    let expires_in = number(object.remove("expires_in"));
     let expires_at = match (number(object.remove("expires_at")), now_ms, expires_in) {
-        (Some(at), _, _) => at as i64,
-        (None, Some(now_ms), Some(secs)) => now_ms.div_euclid(1000) + secs,
+        (Some(at), _, _) => at,
+        // Saturating: a hostile `expires_in` (1e300 reads as i64::MAX) must not overflow.
+        (None, Some(now_ms), Some(secs)) => now_ms.div_euclid(1000).saturating_add(secs),
         (None, _, _) => return Err(TokenAnswerError::Missing("a numeric expires_at")),
     };
     let token_type =
         object.remove("token_type").and_then(|r| serde_json::from_str::<String>(r.get()).ok()).unwrap_or_else(bearer);
     // A stored user that is not a user object (auth-js's "user not available" placeholder, say)
-    // is no reason to lose the session: it reads as "user unknown".
+    // is no reason to lose the session: it reads as "user unknown". One too large to hand on is.
     let user = user.flatten().map(Arc::new);
+    if user.as_ref().is_some_and(|u| u.raw.len() > limits::MAX_USER_BYTES) {
+        return Err(LimitError::TooLarge { what: "the user object", limit: limits::MAX_USER_BYTES }.into());
+    }
     // The rest (provider tokens, weak_password, ...) is small: kept as JSON values.
     let extra = object
         .into_iter()
@@ -251,13 +270,17 @@ pub(crate) fn session_from_object(object: SessionObject<'_>, now_ms: Option<i64>
 
 fn take_string(object: &mut BTreeMap<Cow<'_, str>, &RawValue>, key: &'static str) -> Result<String, TokenAnswerError> {
     match object.remove(key).map(|r| serde_json::from_str::<String>(r.get())) {
-        Some(Ok(s)) if !s.is_empty() => Ok(s),
+        Some(Ok(s)) if !s.is_empty() => {
+            limits::check_token(key, &s)?;
+            Ok(s)
+        }
         _ => Err(TokenAnswerError::Missing(key)),
     }
 }
 
 /// Parses a `GET /user` answer.
 pub fn parse_user(body: &[u8]) -> Result<User, TokenAnswerError> {
+    JsonLimits::USER_ANSWER.check(body)?;
     let text = std::str::from_utf8(body).map_err(|_| TokenAnswerError::NotJson)?;
     read::read_user(text)?.ok_or(TokenAnswerError::Missing("id"))
 }
@@ -332,6 +355,44 @@ mod tests {
         .unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("secret-access") && !shown.contains("secret-refresh"), "{shown}");
+    }
+
+    #[test]
+    fn an_absurd_expires_in_saturates_instead_of_overflowing() {
+        // Found by the token_answer fuzz target (fuzz/regressions/token_answer).
+        for (expires_in, expected) in [("1e300", i64::MAX), ("-1e300", 1_767_225_600 + i64::MIN)] {
+            let body = format!(r#"{{"access_token":"a.b.c","refresh_token":"r","expires_in":{expires_in}}}"#);
+            let s = parse_token_answer(body.as_bytes(), 1_767_225_600_000).unwrap().unwrap();
+            assert_eq!(s.expires_at, expected);
+        }
+        // And the expiry it makes is stored and read back exactly, though f64 cannot hold it.
+        let body = br#"{"access_token":"a.b.c","refresh_token":"r","expires_in":-9223372036854775808}"#;
+        let s = parse_token_answer(body, 1_767_225_600_000).unwrap().unwrap();
+        let stored = crate::storage::parse_stored_session(&crate::storage::serialize_session(&s)).unwrap();
+        assert_eq!((stored.expires_at, stored.expires_in), (1_767_225_600 + i64::MIN, Some(i64::MIN)));
+    }
+
+    #[test]
+    fn answers_over_a_limit_are_refused_with_the_limit() {
+        use crate::limits::{LimitError, MAX_ANSWER_BYTES, MAX_DEPTH};
+        let nested = |n: usize| format!(r#"{{"id":"u","m":{}{}}}"#, "[".repeat(n), "]".repeat(n));
+        // The user is level 1: `m` may nest 31 levels, not 32.
+        assert!(parse_user(nested(MAX_DEPTH - 1).as_bytes()).is_ok());
+        let too_deep = TokenAnswerError::Limit(LimitError::TooDeep { what: "the answer", limit: MAX_DEPTH });
+        assert_eq!(parse_user(nested(MAX_DEPTH).as_bytes()), Err(too_deep.clone()));
+        assert_eq!(parse_user(nested(200_000).as_bytes()), Err(too_deep));
+        assert!(User::from_json_text(&nested(MAX_DEPTH)).is_none());
+        let session =
+            |user: &str| format!(r#"{{"access_token":"a","refresh_token":"r","expires_at":5,"user":{user}}}"#);
+        assert!(parse_token_answer(session(&nested(MAX_DEPTH - 1)).as_bytes(), 0).is_ok());
+        assert_eq!(
+            parse_token_answer(session(&nested(MAX_DEPTH)).as_bytes(), 0).unwrap_err().to_string(),
+            "the answer is nested deeper than 33 levels"
+        );
+        let big = format!(r#"{{"id":"u","m":"{}"}}"#, "x".repeat(MAX_ANSWER_BYTES));
+        assert_eq!(parse_user(big.as_bytes()).unwrap_err().to_string(), "the answer is larger than 1048576 bytes");
+        assert!(ErrorBody::parse(format!(r#"{{"code":"c","m":{}{}}}"#, "[".repeat(40), "]".repeat(40)).as_bytes())
+            .is_none());
     }
 
     #[test]

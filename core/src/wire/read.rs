@@ -384,7 +384,12 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+        // A fixed seed: every run is the same run (PROPTEST_RNG_SEED still picks another).
+        #![proptest_config(ProptestConfig {
+            cases: 2000,
+            rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_206),
+            ..ProptestConfig::default()
+        })]
 
         /// One pass reads what capturing the text and reading it again read: the same fields,
         /// and the same text (or, when the first key had an escape, the same JSON).
@@ -394,7 +399,8 @@ mod tests {
             match (&one, &two) {
                 (Ok(Some((k1, t1))), Ok(Some((k2, t2)))) if t1 != t2 => {
                     prop_assert_eq!(k1, k2);
-                    prop_assert!(text.contains("\\u0078"), "text differs without an escaped key: {}", text);
+                    // Only a first key with an escape (`\u0078`, `\"`) is rebuilt rather than sliced.
+                    prop_assert!(text.contains('\\'), "text differs without an escaped key: {}", text);
                     let (v1, v2): (Value, Value) = (serde_json::from_str(t1).unwrap(), serde_json::from_str(t2).unwrap());
                     prop_assert_eq!(v1, v2);
                 }
