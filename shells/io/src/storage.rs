@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -77,14 +76,18 @@ impl SessionStorage for MemoryStorage {
 /// and [`SessionStorage::lock`] takes an advisory lock on `<key>.lock`, so that two processes
 /// sharing the folder refresh a token once. A file that is not valid UTF-8 is handed over as
 /// lossy text: the core then reports it as an invalid stored value and removes it.
+///
+/// Faults are errors, never "absent": only a missing file is `Ok(None)`. A symbolic link planted
+/// at a key's file, its temporary file or its lock file is refused, never read or written
+/// through (a write replaces the link itself). A folder that cannot be read or written, or a
+/// write that runs out of space, is [`StorageError::Unavailable`] and leaves the previous value
+/// in place. The lock is `flock`-style: the system releases it when its holder dies.
 #[derive(Debug)]
 pub struct FileStorage {
     dir: PathBuf,
     lock_timeout: Duration,
     locks: Mutex<HashMap<String, File>>,
 }
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl FileStorage {
     /// A store in `dir` (created, owner-only, when missing).
@@ -148,52 +151,107 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-fn open_private(path: &Path, truncate: bool) -> std::io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create(true);
-    if truncate {
-        o.truncate(true);
-    } else {
-        o.read(true);
-    }
+/// `o`, creating files owner-only and never following a symbolic link at the path's last
+/// component (`O_NOFOLLOW`): a link planted in the folder is an error, not a way to read or
+/// overwrite the file it points to. `O_NONBLOCK` keeps a FIFO planted there from blocking the
+/// open (it changes nothing for regular files).
+fn guarded(o: &mut OpenOptions) -> &mut OpenOptions {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
+        o.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    o.open(path)
+    o
+}
+
+/// The error for an open of `path` that failed, saying so plainly when a link is in the way
+/// (`O_NOFOLLOW` fails with ELOOP on Linux and macOS, with other codes elsewhere).
+fn open_error(what: &str, path: &Path, e: &std::io::Error) -> StorageError {
+    if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        let kind = e.kind();
+        return StorageError::Unavailable(format!(
+            "{what}: the path is a symbolic link, which the store never follows ({kind})"
+        ));
+    }
+    unavailable(what, e)
+}
+
+/// How many temporary names [`create_temp`] draws before giving up: a collision with 64 random
+/// bits means something is planting files, not bad luck.
+const TEMP_ATTEMPTS: u32 = 4;
+
+/// The temporary file for a new value of the file `name`: next to it (so the rename stays in one
+/// file system) and starting with a dot, which no key's file name does.
+fn temp_path(dir: &Path, name: &str, nonce: u64) -> PathBuf {
+    dir.join(format!(".{name}.tmp-{nonce:016x}"))
+}
+
+/// Creates a new temporary file under a name drawn from `nonce`. `create_new` (`O_EXCL`) fails on
+/// anything already at the path, a link included, so nothing planted there is written through;
+/// the name is then drawn again.
+fn create_temp(
+    dir: &Path,
+    name: &str,
+    mut nonce: impl FnMut() -> Result<u64, StorageError>,
+) -> Result<(PathBuf, File), StorageError> {
+    let mut attempt = 1;
+    loop {
+        let path = temp_path(dir, name, nonce()?);
+        match guarded(OpenOptions::new().write(true).create_new(true)).open(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < TEMP_ATTEMPTS => attempt += 1,
+            Err(e) => return Err(open_error("creating the temporary file", &path, &e)),
+        }
+    }
+}
+
+/// 64 bits from the system's random source: temporary names another process cannot predict.
+fn random_nonce() -> Result<u64, StorageError> {
+    getrandom::u64().map_err(|e| StorageError::Unavailable(format!("naming the temporary file: {e}")))
+}
+
+/// Writes `value` to `file`, syncs it and renames `temp` over `target`. `rename` replaces
+/// whatever is at `target`, a symbolic link included, without following it.
+fn write_and_rename(mut file: File, value: &str, temp: &Path, target: &Path) -> Result<(), StorageError> {
+    file.write_all(value.as_bytes()).map_err(|e| unavailable("writing", &e))?;
+    file.sync_all().map_err(|e| unavailable("syncing", &e))?;
+    drop(file);
+    fs::rename(temp, target).map_err(|e| unavailable("renaming", &e))
 }
 
 impl SessionStorage for FileStorage {
     fn get(&self, key: &str) -> Result<Option<String>, StorageError> {
-        let mut bytes = Vec::new();
-        match File::open(self.path(key)) {
-            Ok(mut f) => f.read_to_end(&mut bytes).map_err(|e| unavailable("reading", &e))?,
+        let path = self.path(key);
+        // Only a missing file is absent: any other failure (a link, a folder that cannot be
+        // entered) is an error, or the core would take it for a signed-out user.
+        let mut file = match guarded(OpenOptions::new().read(true)).open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(unavailable("opening", &e)),
+            Err(e) => return Err(open_error("opening", &path, &e)),
         };
+        // A folder, FIFO or device where the file should be is a fault, not a value.
+        if !file.metadata().map_err(|e| unavailable("opening", &e))?.is_file() {
+            return Err(StorageError::Unavailable("opening: not a regular file".into()));
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(|e| unavailable("reading", &e))?;
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     fn set(&self, key: &str, value: &str) -> Result<(), StorageError> {
-        let target = self.path(key);
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = self.dir.join(format!(".{}.tmp-{}-{n}", file_name(key), std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = open_private(&temp, true)?;
-            f.write_all(value.as_bytes())?;
-            f.sync_all()?;
-            fs::rename(&temp, &target)?;
-            // Make the rename itself durable.
-            if let Ok(d) = File::open(&self.dir) {
-                let _ = d.sync_all();
-            }
-            Ok(())
-        };
-        write().map_err(|e| {
+        let name = file_name(key);
+        let (temp, file) = create_temp(&self.dir, &name, random_nonce)?;
+        if let Err(e) = write_and_rename(file, value, &temp, &self.dir.join(&name)) {
+            // The previous value is untouched (the rename did not happen); leave no partial
+            // file behind, e.g. after a write that ran out of space.
             let _ = fs::remove_file(&temp);
-            unavailable("writing", &e)
-        })
+            return Err(e);
+        }
+        // Make the rename itself durable.
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 
     fn remove(&self, key: &str) -> Result<(), StorageError> {
@@ -206,7 +264,9 @@ impl SessionStorage for FileStorage {
 
     fn lock(&self, key: &str) -> Result<(), StorageError> {
         let path = self.dir.join(format!("{}.lock", file_name(key)));
-        let file = open_private(&path, false).map_err(|e| unavailable("opening the lock file", &e))?;
+        let file = guarded(OpenOptions::new().read(true).write(true).create(true).truncate(false))
+            .open(&path)
+            .map_err(|e| open_error("opening the lock file", &path, &e))?;
         let deadline = Instant::now() + self.lock_timeout;
         loop {
             match file.try_lock() {
@@ -291,6 +351,37 @@ mod tests {
         fs::create_dir(dir.path().join("k")).unwrap();
         assert!(matches!(s.get("k"), Err(StorageError::Unavailable(_))));
         assert!(matches!(s.set("k", "v"), Err(StorageError::Unavailable(_))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_at_the_temporary_name_is_skipped_never_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let victim = outside.path().join("victim");
+        fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, temp_path(dir.path(), "k", 7)).unwrap();
+
+        // The first two draws name the link: the file is created under the third.
+        let mut draws = [7, 7, 8].into_iter();
+        let (path, mut file) = create_temp(dir.path(), "k", || Ok(draws.next().unwrap())).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(path, temp_path(dir.path(), "k", 8));
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+
+        // Names that always collide: an error after a few draws, not a loop or a write through
+        // (the draws end anyway after 100, so that a loop fails the test instead of hanging it).
+        let mut n = 0;
+        let always_7 = || {
+            n += 1;
+            if n > 100 {
+                return Err(StorageError::Unavailable("drawn too often".into()));
+            }
+            Ok(7)
+        };
+        assert!(matches!(create_temp(dir.path(), "k", always_7), Err(StorageError::Unavailable(_))));
+        assert_eq!(n, TEMP_ATTEMPTS);
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
     }
 
     #[test]

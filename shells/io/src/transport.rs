@@ -16,10 +16,13 @@ pub use self::ureq_transport::UreqTransport;
 mod ureq_transport {
     use super::Transport;
     use gotrue_session::{HttpRequest, HttpResponse, Method, TransportFailure};
+    use std::io::Read as _;
     use std::time::Duration;
 
-    /// The most of a body the transport reads: GoTrue's answers are a few KB.
-    const MAX_BODY: u64 = 1 << 20;
+    /// The most of a body the transport reads: one byte over the core's limit on an answer
+    /// (GoTrue's answers are a few KB), so that the core sees a body too large and refuses it as
+    /// `invalid_response` with the limit, as it does for a body from any other transport.
+    const READ_AT_MOST: u64 = gotrue_session::limits::MAX_ANSWER_BYTES as u64 + 1;
 
     /// The built-in transport: ureq (rustls), with a global timeout per request.
     pub struct UreqTransport {
@@ -69,12 +72,12 @@ mod ureq_transport {
                 .iter()
                 .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
-            let body = resp
-                .body_mut()
-                .with_config()
-                .limit(MAX_BODY)
-                .read_to_vec()
-                .map_err(|e| TransportFailure::new(format!("reading the answer failed: {}", describe(&e))))?;
+            let mut body = Vec::new();
+            resp.body_mut()
+                .as_reader()
+                .take(READ_AT_MOST)
+                .read_to_end(&mut body)
+                .map_err(|e| TransportFailure::new(format!("reading the answer failed: i/o error: {}", e.kind())))?;
             Ok(HttpResponse { status, headers, body })
         }
     }
