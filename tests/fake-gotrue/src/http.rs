@@ -11,16 +11,20 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Bounds on what a client may send.
+/// Bounds on what a client may send. A real client's requests are far below them: a few
+/// headers, an access token of about 1 KiB, JSON bodies of a few hundred bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    /// Request line plus headers.
+    /// Request line plus headers: 431 beyond (414 if the request line alone has not ended).
     pub max_head_bytes: usize,
-    /// Number of header lines.
+    /// One line of the head: 414 for the request line, 431 for a header.
+    pub max_line_bytes: usize,
+    /// Number of header lines: 431 beyond.
     pub max_headers: usize,
-    /// Content-Length.
+    /// Content-Length: 413 beyond, before any of the body is read.
     pub max_body_bytes: usize,
-    /// Time to send a whole request once its first byte arrived.
+    /// Time to send a whole request, from its first byte, or from the connect for a
+    /// connection's first request: 408 beyond (a silent connection is closed).
     pub request_timeout: Duration,
     /// Time a kept-alive connection may sit idle between requests.
     pub idle_timeout: Duration,
@@ -30,9 +34,10 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_head_bytes: 16 * 1024,
+            max_line_bytes: 8 * 1024,
             max_headers: 64,
             max_body_bytes: 64 * 1024,
-            request_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(30),
         }
     }
@@ -96,6 +101,10 @@ pub(crate) enum ReadOutcome {
 pub(crate) struct Conn {
     pub stream: TcpStream,
     buf: Vec<u8>,
+    /// When the connection was accepted.
+    opened: Instant,
+    /// Whether a request was already read (the connection was kept alive).
+    kept_alive: bool,
 }
 
 impl Conn {
@@ -103,31 +112,55 @@ impl Conn {
         stream.set_read_timeout(Some(POLL))?;
         stream.set_write_timeout(Some(Duration::from_secs(10)))?;
         stream.set_nodelay(true)?;
-        Ok(Conn { stream, buf: Vec::new() })
+        Ok(Conn { stream, buf: Vec::new(), opened: Instant::now(), kept_alive: false })
     }
 
     /// Reads the next request, giving up on `stop`.
     pub fn read_request(&mut self, limits: &Limits, stop: &AtomicBool) -> ReadOutcome {
-        let idle_since = Instant::now();
-        let mut started: Option<Instant> = if self.buf.is_empty() { None } else { Some(Instant::now()) };
-        // Phase 1: the head.
+        // A connection's first request is timed from the connect: a client that connects and
+        // waits holds a thread just like one that sends slowly. On a kept-alive connection, the
+        // next request may come after `idle_timeout`, then is timed from its first byte.
+        let (kept_alive, opened) = (self.kept_alive, self.opened);
+        let (idle_since, idle_limit) =
+            if kept_alive { (Instant::now(), limits.idle_timeout) } else { (opened, limits.request_timeout) };
+        let request_clock = || if kept_alive { Instant::now() } else { opened };
+        let mut started: Option<Instant> = (!self.buf.is_empty()).then(request_clock);
+        // Phase 1: the head. `scanned` bytes were searched already, so a client sending one byte
+        // at a time does not cost a rescan of the whole buffer for each.
+        let mut scanned = 0;
+        let mut line_checked = false;
         let (head_end, body_start) = loop {
-            if let Some(found) = find_head_end(&self.buf) {
+            // Check the request line as soon as it ends: a client that will never send a valid
+            // head (garbage, HTTP/0.9's bare `GET /path`) gets its 400 now, not at the timeout.
+            if !line_checked {
+                if let Some(eol) = self.buf[scanned..].iter().position(|&c| c == b'\n') {
+                    if let Err(resp) = parse_request_line(&self.buf[..scanned + eol], limits) {
+                        return ReadOutcome::Reject(resp);
+                    }
+                    line_checked = true;
+                }
+            }
+            if let Some(found) = find_head_end(&self.buf, scanned) {
                 break found;
+            }
+            scanned = self.buf.len();
+            // Refuse as soon as a limit is passed, without waiting for the line or head to end.
+            if !line_checked && self.buf.len() > limits.max_line_bytes {
+                return ReadOutcome::Reject(Response::text(414, "URI Too Long\n"));
             }
             if self.buf.len() > limits.max_head_bytes {
                 return ReadOutcome::Reject(Response::text(431, "Request Header Fields Too Large\n"));
             }
             match self.fill(stop) {
                 Fill::Data => {
-                    started.get_or_insert_with(Instant::now);
+                    started.get_or_insert_with(request_clock);
                 }
                 Fill::Eof | Fill::Failed => return ReadOutcome::Closed,
                 Fill::Stop => return ReadOutcome::Shutdown,
                 Fill::Idle => {}
             }
             match started {
-                None if idle_since.elapsed() > limits.idle_timeout => return ReadOutcome::Closed,
+                None if idle_since.elapsed() > idle_limit => return ReadOutcome::Closed,
                 Some(t) if t.elapsed() > limits.request_timeout => {
                     return ReadOutcome::Reject(Response::text(408, "Request Timeout\n"))
                 }
@@ -141,17 +174,21 @@ impl Conn {
             Ok(h) => h,
             Err(resp) => return ReadOutcome::Reject(resp),
         };
-        let started = started.unwrap_or_else(Instant::now);
+        let started = started.unwrap_or_else(request_clock);
         // Phase 2: the body.
         let need = head.content_length;
+        // Only with `max_body_bytes` near `usize::MAX` could this overflow.
+        let Some(end) = body_start.checked_add(need) else {
+            return ReadOutcome::Reject(Response::text(413, "Payload Too Large\n"));
+        };
         if need > 0
-            && self.buf.len() < body_start + need
+            && self.buf.len() < end
             && head.expect_continue
             && self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
         {
             return ReadOutcome::Closed;
         }
-        while self.buf.len() < body_start + need {
+        while self.buf.len() < end {
             match self.fill(stop) {
                 Fill::Data | Fill::Idle => {}
                 Fill::Eof | Fill::Failed => return ReadOutcome::Closed,
@@ -161,8 +198,9 @@ impl Conn {
                 return ReadOutcome::Reject(Response::text(408, "Request Timeout\n"));
             }
         }
-        let body = self.buf[body_start..body_start + need].to_vec();
-        self.buf.drain(..body_start + need);
+        let body = self.buf[body_start..end].to_vec();
+        self.buf.drain(..end);
+        self.kept_alive = true;
         ReadOutcome::Request(Request {
             method: head.method,
             path: head.path,
@@ -219,8 +257,9 @@ enum Fill {
 }
 
 /// The end of the head and the start of the body: after `\r\n\r\n` (or a bare `\n\n`).
-fn find_head_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
+/// `buf[..from]` was searched before (the end may straddle it).
+fn find_head_end(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut i = from.saturating_sub(2);
     while i < buf.len() {
         if buf[i] == b'\n' {
             if buf.get(i + 1) == Some(&b'\n') {
@@ -254,11 +293,22 @@ fn bad(msg: &str) -> Response {
     Response::text(400, &format!("Bad Request: {msg}\n"))
 }
 
-fn parse_head(raw: &[u8], limits: &Limits) -> Result<Head, Response> {
-    let text = std::str::from_utf8(raw).map_err(|_| bad("the request head is not UTF-8"))?;
-    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let request_line = lines.next().unwrap_or("");
-    let parts: Vec<&str> = request_line.split(' ').collect();
+/// A checked request line.
+struct RequestLine<'a> {
+    method: &'a str,
+    /// The target in origin form (`/path?query`).
+    origin: &'a str,
+    http10: bool,
+}
+
+/// Checks a request line (`METHOD target HTTP/1.x`, with or without its `\r`).
+fn parse_request_line<'a>(raw: &'a [u8], limits: &Limits) -> Result<RequestLine<'a>, Response> {
+    if raw.len() > limits.max_line_bytes {
+        return Err(Response::text(414, "URI Too Long\n"));
+    }
+    let line = std::str::from_utf8(raw).map_err(|_| bad("the request line is not UTF-8"))?;
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let parts: Vec<&str> = line.split(' ').collect();
     let [method, target, version] = parts[..] else {
         return Err(bad("malformed request line"));
     };
@@ -282,12 +332,23 @@ fn parse_head(raw: &[u8], limits: &Limits) -> Result<Head, Response> {
     if !origin.starts_with('/') || origin.bytes().any(|c| c <= b' ' || c == 0x7f) {
         return Err(bad("malformed request target"));
     }
+    Ok(RequestLine { method, origin, http10 })
+}
+
+fn parse_head(raw: &[u8], limits: &Limits) -> Result<Head, Response> {
+    let mut lines = raw.split(|&c| c == b'\n');
+    let RequestLine { method, origin, http10 } = parse_request_line(lines.next().unwrap_or_default(), limits)?;
     let (path, query) = match origin.split_once('?') {
         Some((p, q)) => (p, crate::util::parse_query(q)),
         None => (origin, Vec::new()),
     };
     let mut headers = Vec::new();
     for line in lines {
+        if line.len() > limits.max_line_bytes {
+            return Err(Response::text(431, "Request Header Fields Too Large\n"));
+        }
+        let line = std::str::from_utf8(line).map_err(|_| bad("a header line is not UTF-8"))?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.is_empty() {
             continue;
         }
@@ -421,6 +482,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         409 => "Conflict",
         411 => "Length Required",
         413 => "Payload Too Large",
+        414 => "URI Too Long",
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -472,13 +534,19 @@ mod tests {
         assert_eq!(head("POST / HTTP/1.1\r\nTransfer-Encoding: chunked").unwrap_err().status, 501);
         let many: String = (0..100).map(|i| format!("\r\nX-{i}: v")).collect();
         assert_eq!(head(&format!("GET / HTTP/1.1{many}")).unwrap_err().status, 431);
+        let long = "a".repeat(8 * 1024);
+        assert_eq!(head(&format!("GET /{long} HTTP/1.1")).unwrap_err().status, 414);
+        assert_eq!(head(&format!("GET / HTTP/1.1\r\nX-Long: {long}")).unwrap_err().status, 431);
     }
 
     #[test]
     fn finds_the_end_of_the_head() {
-        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nbody"), Some((15, 18)));
-        assert_eq!(find_head_end(b"GET / HTTP/1.1\n\nbody"), Some((14, 16)));
-        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n"), None);
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\nbody", 0), Some((15, 18)));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\n\nbody", 0), Some((14, 16)));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n", 0), None);
+        // The end straddles what was searched before.
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r\n", 17), Some((15, 18)));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\n\n", 15), Some((14, 16)));
     }
 
     #[test]

@@ -115,6 +115,10 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// Connections served at once; more are reset. Default 256.
     pub max_connections: usize,
+    /// Time a client has to send a whole request, from its first byte (or, on a new connection,
+    /// from the connect): beyond it the connection is closed, with a 408 if part of a request
+    /// arrived. Bounds slow clients (slowloris). Default 5 s.
+    pub request_timeout: Duration,
 }
 
 impl Default for Options {
@@ -138,6 +142,7 @@ impl Default for Options {
             replica_lag: ReplicaLag::default(),
             max_body_bytes: 64 * 1024,
             max_connections: 256,
+            request_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -196,7 +201,11 @@ impl FakeGoTrue {
             anonymous_sign_ins: options.anonymous_sign_ins,
             issuer: format!("http://{addr}/auth/v1"),
         };
-        let limits = http::Limits { max_body_bytes: options.max_body_bytes, ..http::Limits::default() };
+        let limits = http::Limits {
+            max_body_bytes: options.max_body_bytes,
+            request_timeout: options.request_timeout,
+            ..http::Limits::default()
+        };
         let shared = Arc::new(Shared::new(cfg, options.clock.clone(), limits, options.max_connections.max(1), addr));
         for u in &options.users {
             shared.add_user(&u.email, &u.password).map_err(|e| invalid(&e.to_string()))?;
