@@ -255,6 +255,53 @@ fn transient_storm_never_signs_out<C: Client>() {
     c.shutdown();
 }
 
+/// Hostile 2xx answers over real HTTP (a body over 1 MiB, a user nested 200 000 levels deep, an
+/// HTML page): `invalid_response` saying why, the session kept in memory and in storage, no
+/// SIGNED_OUT; once the server behaves, the same session refreshes.
+fn hostile_answers_are_refused_and_lose_nothing<C: Client>() {
+    let server = fake(|_| {});
+    let storage: Arc<dyn SessionStorage> = Arc::new(MemoryStorage::new());
+    let c: C = signed_in(&server, false, storage.clone());
+    let events = c.events();
+    let stored = storage.get(KEY).expect("readable").expect("stored");
+    let deep = format!(r#"{{"id":"u","user_metadata":{}{}}}"#, "[".repeat(200_000), "]".repeat(200_000));
+    let huge = format!(r#"{{"access_token":"x","padding":"{}"}}"#, "p".repeat(3 << 20));
+    let cases = [
+        (Target::Refresh, huge.clone(), "larger than 1048576 bytes"),
+        (
+            Target::Refresh,
+            format!(r#"{{"access_token":"a.b.c","refresh_token":"r","expires_in":3600,"user":{deep}}}"#),
+            "nested deeper than 33 levels",
+        ),
+        (Target::Refresh, "<html>captive portal</html>".to_owned(), "not JSON"),
+        (Target::User, deep, "nested deeper than 32 levels"),
+        (Target::User, huge, "larger than 1048576 bytes"),
+    ];
+    for (target, body, why) in cases {
+        server.clear_faults();
+        server.inject(target, Fault::Raw { status: 200, content_type: Some("application/json".into()), body }, 1);
+        let err = match target {
+            Target::User => c.get_user().expect_err("a hostile /user answer is no user"),
+            _ => c.refresh_session().expect_err("a hostile token answer is no session"),
+        };
+        assert_eq!(err.kind, ErrorKind::InvalidResponse, "{}: {why}: {err}", C::NAME);
+        assert!(err.message.contains(why), "{}: the error says why ({why}): {err}", C::NAME);
+        assert_eq!(
+            storage.get(KEY).expect("readable").as_deref(),
+            Some(stored.as_str()),
+            "{}: {why}: storage kept",
+            C::NAME
+        );
+        assert!(c.current_session().is_some(), "{}: {why}: the session is kept", C::NAME);
+        std::thread::sleep(Duration::from_millis(1_050)); // past the refresh cooldown
+    }
+    assert!(!kinds(&collect(&events, SHORT)).contains(&EventKind::SignedOut), "{}: no SIGNED_OUT", C::NAME);
+    server.clear_faults();
+    assert!(c.refresh_session().expect("the server behaves again").is_some());
+    c.get_user().expect("and /user answers");
+    c.shutdown();
+}
+
 /// Signing out while a refresh is in flight: the late answer never brings the session back.
 fn sign_out_during_refresh_never_resurrects<C: Client>() {
     let server = fake(|_| {});
@@ -363,6 +410,10 @@ macro_rules! suite {
             #[test]
             fn transient_storms_never_sign_out() {
                 transient_storm_never_signs_out::<$client>()
+            }
+            #[test]
+            fn hostile_answers_are_refused_and_lose_nothing() {
+                super::hostile_answers_are_refused_and_lose_nothing::<$client>()
             }
             #[test]
             fn sign_out_during_refresh_never_resurrects() {
