@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(limits.check(br#"{"a":"[[[[[[\"[[[[","b":[{}]}"#), Ok(()));
         assert_eq!(limits.check(br#"{"a":"\\","b":[[{}]]}"#), Err(LimitError::TooDeep { what: "x", limit: 3 }));
         // Closing brackets that were never opened do not buy depth.
-        assert_eq!(limits.check(format!("]]]]]{}", nested(4)).as_bytes()).is_err(), true);
+        assert!(limits.check(format!("]]]]]{}", nested(4)).as_bytes()).is_err());
     }
 
     #[test]

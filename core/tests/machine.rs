@@ -436,7 +436,9 @@ fn message_of(w: &World, op: OpId) -> String {
 #[test]
 fn a_hostile_answer_never_removes_a_good_session() {
     let stored = session_json("a", (NOW / 1000) as i64 + 3600);
-    let hostile: Vec<(&str, u16, Vec<(String, String)>, String)> = vec![
+    // (what, status, headers, body)
+    type Hostile = (&'static str, u16, Vec<(String, String)>, String);
+    let hostile: Vec<Hostile> = vec![
         ("200 000 nested arrays", 200, vec![], token_answer_with_user("b", &user_nested(200_000))),
         ("a body over 1 MiB", 200, vec![], format!(r#"{{"access_token":"x","pad":"{}"}}"#, "p".repeat(1 << 20))),
         (
@@ -571,5 +573,43 @@ fn absurd_expiries_from_an_answer_saturate_instead_of_overflowing() {
         w.m.handle_timeout(w.now);
         w.drain();
         w.command(Command::GetSession);
+    }
+}
+
+/// A set_session called while initialize refreshes the stored session, answered after that
+/// refresh was rejected: with other tokens it goes through (a verdict about the stored session is
+/// none about them); with the rejected session's own refresh token it is discarded (K7).
+#[test]
+fn a_set_session_waiting_for_initialize_yields_only_to_a_removal_of_its_own_tokens() {
+    let expired = (NOW / 1000) as i64 - 10;
+    for (own_tokens, expect) in [(false, Ok(())), (true, Err(ErrorKind::RefreshDiscarded))] {
+        let mut w = World::with_config(Some(session_json("a", expired)), |c| c.auto_refresh = true);
+        w.command(Command::Initialize);
+        assert_eq!(w.last_http().path, "/token", "initialize refreshes the expired session");
+        let refresh = w.last_request_id();
+        let exp = (NOW / 1000) as i64 + 3600;
+        let refresh_token = if own_tokens { "rt-a-secret" } else { "rt-t-secret" };
+        let op =
+            w.command(Command::SetSession { access_token: jwt("t", exp, "t"), refresh_token: refresh_token.into() });
+        assert_eq!(w.result_of(op), None, "set_session waits for INITIAL_SESSION");
+        let v = ("x-supabase-api-version", "2024-01-01");
+        w.m.handle_response(
+            w.now,
+            refresh,
+            HttpResponse {
+                status: 400,
+                headers: vec![(v.0.into(), v.1.into())],
+                body: br#"{"code":"refresh_token_not_found","message":"gone"}"#.to_vec(),
+            },
+        );
+        w.drain();
+        assert!(w.signed_out(), "the stored session is rejected");
+        if w.result_of(op).is_none() {
+            assert_eq!(w.last_http().path, "/user", "set_session asks /user about its tokens");
+            w.answer(200, &[], r#"{"id":"user-1"}"#);
+        }
+        assert_eq!(w.result_of(op), Some(expect), "own tokens: {own_tokens}");
+        let held = w.m.session().map(|s| s.refresh_token.clone());
+        assert_eq!(held, expect.ok().map(|()| "rt-t-secret".to_owned()), "own tokens: {own_tokens}");
     }
 }

@@ -15,6 +15,7 @@
 
 mod flight;
 mod ops;
+mod removals;
 mod store;
 mod suspicion;
 
@@ -46,7 +47,8 @@ pub struct SessionMachine {
     next_id: u64,
     phase: Phase,
     init_ops: Vec<OpId>,
-    deferred: Vec<(OpId, Command)>,
+    /// Calls made before INITIAL_SESSION, with when they were made.
+    deferred: Vec<(OpId, Command, removals::Mark)>,
     /// The machine's view of the session.
     session: Option<Session>,
     /// Bumped whenever `session` is replaced or removed: a refresh started under an older epoch
@@ -57,9 +59,9 @@ pub struct SessionMachine {
     doomed: Option<(u64, AuthError)>,
     /// Server clock minus device clock, in ms.
     skew_ms: i64,
-    /// Counts removals of the session (sign-outs, revocations, removals by another process): a
-    /// set_session begun before one must not bring a session back after it.
-    removals: u64,
+    /// The removals of the session (sign-outs, revocations, removals by another process), and the
+    /// refresh tokens of the session held: what a set_session called before a removal yields to.
+    removals: removals::Removals,
     /// The PKCE verifier of a memory-only machine (`persist_session` off), and whether its flow
     /// is a recovery.
     memory_verifier: Option<(String, bool)>,
@@ -115,7 +117,7 @@ impl SessionMachine {
             epoch: 0,
             doomed: None,
             skew_ms: 0,
-            removals: 0,
+            removals: removals::Removals::default(),
             memory_verifier: None,
             store: Store::default(),
             requests: Vec::new(),
@@ -349,6 +351,10 @@ impl SessionMachine {
         self.epoch += 1;
         self.doomed = None;
         self.cooldown = None;
+        match event {
+            Some(EventKind::SignedIn | EventKind::PasswordRecovery) => self.removals.session_started(&s.refresh_token),
+            _ => self.removals.session_rotated(&s.refresh_token),
+        }
         self.session = Some(s);
         self.persist_session();
         if let Some(kind) = event {
@@ -360,7 +366,7 @@ impl SessionMachine {
     fn remove_session(&mut self, reason: RemovalReason, error: Option<AuthError>) {
         let Some(_) = self.session.take() else { return };
         self.epoch += 1;
-        self.removals += 1;
+        self.removals.session_removed(reason);
         self.doomed = None;
         self.cooldown = None;
         self.persist_removal();

@@ -1,6 +1,7 @@
 //! What each command does, step by step, and what it answers.
 
 use super::flight::{Outcome, RefreshKind, Waiter};
+use super::removals::Mark;
 use super::store::ReadKey;
 use super::suspicion::{next_step, About, Ask, Situation, Step, Verified};
 use super::SessionMachine;
@@ -62,8 +63,8 @@ pub(super) enum AfterRefresh {
     /// `/user` raised a suspicion (this error); a refresh decides.
     VerifyUser(AuthError),
     RefreshSession,
-    /// set_session, begun when the removal count was this.
-    SetSession(u64),
+    /// set_session, called at this point of the removals.
+    SetSession(Mark),
     SignOut(SignOutScope),
 }
 
@@ -83,8 +84,8 @@ pub(super) enum Pending {
         access_token: String,
         refresh_token: String,
         exp: i64,
-        /// The removal count when set_session began.
-        removals: u64,
+        /// When set_session was called.
+        called: Mark,
     },
     SignIn {
         op: OpId,
@@ -101,18 +102,20 @@ impl SessionMachine {
         if matches!(cmd, Command::Initialize) {
             return self.initialize(now, op);
         }
+        let called = self.removals.mark();
         match self.phase {
-            Phase::Ready => self.run_command(now, op, cmd),
+            Phase::Ready => self.run_command(now, op, cmd, called),
             Phase::Fresh | Phase::NeedsRead => {
                 // Every call waits for INITIAL_SESSION, and a failed first read is tried again now.
-                self.deferred.push((op, cmd));
+                self.deferred.push((op, cmd, called));
                 self.start_init_read(now);
             }
-            Phase::Reading | Phase::Recovering => self.deferred.push((op, cmd)),
+            Phase::Reading | Phase::Recovering => self.deferred.push((op, cmd, called)),
         }
     }
 
-    fn run_command(&mut self, now: u64, op: OpId, cmd: Command) {
+    /// Runs a call made at `called` (of the removals): now, or when INITIAL_SESSION is out.
+    fn run_command(&mut self, now: u64, op: OpId, cmd: Command, called: Mark) {
         match cmd {
             Command::Initialize => self.complete(op, Ok(OpValue::Done)),
             Command::GetSession => self.load(now, op, Then::GetSession),
@@ -124,7 +127,7 @@ impl SessionMachine {
                 self.send(Pending::UserWithJwt(op), |cfg, id| requests::get_user(cfg, id, &jwt));
             }
             Command::SetSession { access_token, refresh_token } => {
-                self.set_session(now, op, access_token, refresh_token)
+                self.set_session(now, op, access_token, refresh_token, called)
             }
             Command::SignInWithPassword { email, phone, password } => {
                 self.send(Pending::SignIn { op, event: EventKind::SignedIn }, |cfg, id| {
@@ -215,7 +218,7 @@ impl SessionMachine {
                 for op in std::mem::take(&mut self.init_ops) {
                     self.complete(op, Err(err.clone()));
                 }
-                for (op, _) in std::mem::take(&mut self.deferred) {
+                for (op, _, _) in std::mem::take(&mut self.deferred) {
                     self.complete(op, Err(err.clone()));
                 }
                 return;
@@ -224,6 +227,7 @@ impl SessionMachine {
         match raw.map(parse_stored_session) {
             None => {}
             Some(Ok(s)) => {
+                self.removals.session_started(&s.refresh_token);
                 self.session = Some(s);
                 self.store.known_raw = raw.map(str::to_owned);
             }
@@ -255,8 +259,8 @@ impl SessionMachine {
         for op in std::mem::take(&mut self.init_ops) {
             self.complete(op, Ok(OpValue::Done));
         }
-        for (op, cmd) in std::mem::take(&mut self.deferred) {
-            self.run_command(now, op, cmd);
+        for (op, cmd, called) in std::mem::take(&mut self.deferred) {
+            self.run_command(now, op, cmd, called);
         }
     }
 
@@ -387,13 +391,13 @@ impl SessionMachine {
                 let err = if gone { suspicion.with_kind(ErrorKind::SessionMissing) } else { e };
                 self.complete(op, Err(err));
             }
-            (AfterRefresh::SetSession(removals), Ok(s)) => {
+            (AfterRefresh::SetSession(called), Ok(s)) => {
                 if self.session.as_ref().is_some_and(|cur| cur.refresh_token == s.refresh_token) {
                     // It was our own session's flight: already committed and announced.
                     self.complete(op, Ok(OpValue::Session(Some(s))));
                 } else {
                     self.observe_server_clock(now, &s);
-                    self.commit_set_session(op, s, removals);
+                    self.commit_set_session(op, s, called);
                 }
             }
             (AfterRefresh::SetSession(_), Err(e)) => self.complete(op, Err(e)),
@@ -475,7 +479,7 @@ impl SessionMachine {
 
     // ---- set_session ----------------------------------------------------------------------
 
-    fn set_session(&mut self, now: u64, op: OpId, access_token: String, refresh_token: String) {
+    fn set_session(&mut self, now: u64, op: OpId, access_token: String, refresh_token: String, called: Mark) {
         let claims = match jwt::decode_claims(&access_token) {
             Ok(c) => c,
             Err(e) => {
@@ -495,14 +499,17 @@ impl SessionMachine {
         if let Err(e) = crate::limits::check_token("the refresh token", &refresh_token) {
             return self.complete(op, Err(AuthError::new(ErrorKind::InvalidInput, e.to_string())));
         }
+        // A call that waited for initialize, whose tokens (or a sign-out) were removed meanwhile.
+        if !self.removals.allow(called, &[&refresh_token]) {
+            return self.complete(op, Err(signed_out_meanwhile()));
+        }
         if self.server_now(now) >= exp.saturating_mul(1000) {
             let own = self.session.as_ref().is_some_and(|s| s.refresh_token == refresh_token);
-            let waiter = Waiter { op, then: AfterRefresh::SetSession(self.removals), first_attempt_only: false };
+            let waiter = Waiter { op, then: AfterRefresh::SetSession(called), first_attempt_only: false };
             self.start_refresh(now, refresh_token, RefreshKind { own, reread: false, verify: false }, Some(waiter));
         } else {
             let req_token = access_token.clone();
-            let removals = self.removals;
-            self.send(Pending::SetSessionUser { op, access_token, refresh_token, exp, removals }, |cfg, id| {
+            self.send(Pending::SetSessionUser { op, access_token, refresh_token, exp, called }, |cfg, id| {
                 requests::get_user(cfg, id, &req_token)
             });
         }
@@ -510,13 +517,9 @@ impl SessionMachine {
 
     /// Stores and announces set_session's session, unless the user signed out (or the session
     /// was removed) since set_session began: a late answer never undoes a sign-out.
-    fn commit_set_session(&mut self, op: OpId, s: Session, removals_at_start: u64) {
-        if self.removals != removals_at_start {
-            let e = AuthError::new(
-                ErrorKind::RefreshDiscarded,
-                "the session was signed out while set_session was under way",
-            );
-            return self.complete(op, Err(e));
+    fn commit_set_session(&mut self, op: OpId, s: Session, called: Mark) {
+        if !self.removals.allow(called, &[&s.refresh_token]) {
+            return self.complete(op, Err(signed_out_meanwhile()));
         }
         self.replace_session(s.clone(), Some(EventKind::SignedIn));
         self.complete(op, Ok(OpValue::Session(Some(s))));
@@ -599,7 +602,7 @@ impl SessionMachine {
                 let result = answer.map_err(|f| f.error).and_then(|resp| user_value(&resp));
                 self.complete(op, result);
             }
-            Pending::SetSessionUser { op, access_token, refresh_token, exp, removals } => {
+            Pending::SetSessionUser { op, access_token, refresh_token, exp, called } => {
                 match answer.map_err(|f| f.error).and_then(|r| user_answer(&r)) {
                     Ok(user) => {
                         let expires_in = exp.saturating_sub(self.server_now(now).div_euclid(1000));
@@ -612,7 +615,7 @@ impl SessionMachine {
                             user: Some(std::sync::Arc::new(user)),
                             extra: Default::default(),
                         };
-                        self.commit_set_session(op, s, removals);
+                        self.commit_set_session(op, s, called);
                     }
                     Err(e) => self.complete(op, Err(e)),
                 }
@@ -650,6 +653,11 @@ fn user_answer(resp: &HttpResponse) -> Result<crate::wire::User, AuthError> {
 
 fn user_value(resp: &HttpResponse) -> Result<OpValue, AuthError> {
     user_answer(resp).map(OpValue::User)
+}
+
+/// A set_session that yields to a removal made after it was called (see `removals`).
+fn signed_out_meanwhile() -> AuthError {
+    AuthError::new(ErrorKind::RefreshDiscarded, "the session was signed out while set_session was under way")
 }
 
 fn missing_verifier() -> AuthError {

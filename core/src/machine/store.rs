@@ -224,10 +224,10 @@ impl SessionMachine {
                 self.session = None;
                 self.store.known_raw = None;
                 self.epoch += 1;
-                self.removals += 1;
+                let reason = RemovalReason::RemovedElsewhere;
+                self.removals.session_removed(reason);
                 self.doomed = None;
                 self.cooldown = None;
-                let reason = RemovalReason::RemovedElsewhere;
                 self.diagnose(
                     DiagnosticKind::SessionRemoved,
                     "another process removed the stored session".into(),
@@ -254,6 +254,10 @@ impl SessionMachine {
                 );
                 self.epoch += 1;
                 self.doomed = None;
+                match event {
+                    EventKind::SignedIn => self.removals.session_started(&s.refresh_token),
+                    _ => self.removals.session_rotated(&s.refresh_token),
+                }
                 self.session = Some(s);
                 self.store.known_raw = raw.map(str::to_owned);
                 if self.phase == super::ops::Phase::Ready {
