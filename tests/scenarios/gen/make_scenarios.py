@@ -1025,6 +1025,22 @@ sc("set-session-own-flight-during-refresh",
     "storage": {KEY: "u"}},
    storage=st("a", EXPIRED), server={"POST /token": [tok("b", delay=1000), tok("u")]})
 
+sc("set-session-waiting-for-init-own-tokens-rejected-discarded",
+   "set_session with the stored session's own refresh token, called while initialize refreshes that expired session, is discarded when the refresh is rejected: the tokens the server just declared dead are not stored again.",
+   [INIT, call("set_session", access_token=jwt("x", H1), refresh_token="rt-a"), adv(2000), STOP_AUTO],
+   {"events": ["SIGNED_OUT", "INITIAL_SESSION"], "requests": [REFRESH],
+    "results": {"0": "ok", "1": "err:refresh_discarded"}, "never": ["SIGNED_IN"], "storage": {}},
+   storage=st("a", EXPIRED), server={"POST /token": [err(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found", delay=1000)],
+                                     "GET /user": [user_ok()]}, options=AUTO)
+
+sc("set-session-waiting-for-init-other-tokens-go-on",
+   "set_session with other tokens, called while initialize refreshes an expired stored session, goes on when that refresh is rejected: a verdict about the stored session is none about the given tokens.",
+   [INIT, set_session("t", H1), adv(2000), STOP_AUTO],
+   {"events": ["SIGNED_OUT", "INITIAL_SESSION", "SIGNED_IN"], "requests": [REFRESH, USER],
+    "results": {"0": "ok", "1": "ok:t"}, "storage": {KEY: "t"}},
+   storage=st("a", EXPIRED), server={"POST /token": [err(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found", delay=1000)],
+                                     "GET /user": [user_ok()]}, options=AUTO)
+
 # ---------------------------------------------------------------- sign-ins
 
 sc("sign-in-password-invalid-credentials",
