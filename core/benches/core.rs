@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use gotrue_session::classify::{classify_response, classify_transport};
+use gotrue_session::limits::JsonLimits;
 use gotrue_session::storage::{parse_stored_session, serialize_session};
 use gotrue_session::wire::parse_token_answer;
 use gotrue_session::{requests, RequestId, TransportFailure};
@@ -78,6 +79,8 @@ fn operations(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)))
     });
     g.bench_function("json_typed_tokens_only", |b| b.iter(|| serde_json::from_slice::<Tokens>(black_box(body))));
+    // Bounding the text's size and nesting before it is parsed (part of parse_token_answer).
+    g.bench_function("limits_token_answer", |b| b.iter(|| JsonLimits::TOKEN_ANSWER.check(black_box(body))));
     g.bench_function("parse_token_answer", |b| b.iter(|| parse_token_answer(black_box(body), NOW as i64)));
     g.bench_function("parse_stored_session", |b| b.iter(|| parse_stored_session(black_box(STORED))));
     let session = parse_stored_session(STORED).expect("a session");

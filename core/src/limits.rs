@@ -103,20 +103,18 @@ impl JsonLimits {
 }
 
 /// Whether the arrays and objects in `text` nest deeper than `max` (a linear scan, no recursion).
+/// Strings, most of a session's bytes (its tokens), are skipped to their closing quote with
+/// `memchr`; only the bytes between them are looked at one by one.
 fn nesting_exceeds(text: &[u8], max: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in text {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(&b) = text.get(at) {
         match b {
-            b'"' => in_string = true,
+            b'"' => match string_end(text, at + 1) {
+                Some(end) => at = end,
+                // An unterminated string: no JSON at all, which the parser says.
+                None => return false,
+            },
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -126,8 +124,21 @@ fn nesting_exceeds(text: &[u8], max: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     false
+}
+
+/// Where the string whose text starts at `from` ends: the offset of its closing quote.
+fn string_end(text: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let found = from + memchr::memchr2(b'"', b'\\', text.get(from..)?)?;
+        if text[found] == b'"' {
+            return Some(found);
+        }
+        // A backslash escapes the byte after it (a quote, a backslash, the `u` of `\u0022`).
+        from = found + 2;
+    }
 }
 
 /// Checks a token's length; `what` names it in the error.
@@ -165,6 +176,8 @@ mod tests {
         // Brackets inside strings, escaped quotes included, are text.
         assert_eq!(limits.check(br#"{"a":"[[[[[[\"[[[[","b":[{}]}"#), Ok(()));
         assert_eq!(limits.check(br#"{"a":"\\","b":[[{}]]}"#), Err(LimitError::TooDeep { what: "x", limit: 3 }));
+        // An unterminated string (a trailing backslash too) is for the parser to refuse.
+        assert_eq!(limits.check(br#"["[[[[[[\"#), Ok(()));
         // Closing brackets that were never opened do not buy depth.
         assert!(limits.check(format!("]]]]]{}", nested(4)).as_bytes()).is_err());
     }
