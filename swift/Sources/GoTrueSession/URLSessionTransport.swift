@@ -13,7 +13,8 @@ import FoundationNetworking
 /// waits for its request. The answer is returned whatever its status; only a failure before any
 /// answer (refused, reset, timed out, DNS, TLS) is a `TransportError`, which the client treats as
 /// retryable. Redirects are not followed (the redirect answer itself is returned), no cookies and
-/// no cache are used, each request has a timeout, and bodies are capped at `maxBodyBytes`.
+/// no cache are used, each request has a timeout, and at most `maxBodyBytes` + 1 bytes of a body
+/// are handed on (the core refuses a body over its 1 MiB limit as `invalid_response`).
 ///
 /// Note: on Linux (swift-corelibs-foundation) whether a session delegate is asked about
 /// redirects depends on the Foundation version; GoTrue does not redirect its API requests.
@@ -86,10 +87,10 @@ public final class URLSessionTransport: HttpTransport {
         guard let http = outcome.response as? HTTPURLResponse else {
             throw TransportError.Failed(reason: "the answer is not HTTP")
         }
-        let body = outcome.data ?? Data()
-        if body.count > maxBodyBytes {
-            throw TransportError.Failed(reason: "answer larger than \(maxBodyBytes) bytes")
-        }
+        // At most one byte past the cap is handed on: the core then refuses the body as too large
+        // (`invalid_response`, with its limit), as it does whatever the transport. A transport
+        // failure instead would be retried, and differ from the other platforms.
+        let body = Data((outcome.data ?? Data()).prefix(maxBodyBytes + 1))
         var headers: [NameValue] = []
         for (name, value) in http.allHeaderFields {
             guard let name = name as? String else { continue }

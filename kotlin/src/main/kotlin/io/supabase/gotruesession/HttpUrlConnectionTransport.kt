@@ -13,7 +13,8 @@ import java.net.URL
  *
  * The answer is returned whatever its status; only a failure before any answer is a
  * [TransportException]. Redirects are not followed, each request has a connect and a read
- * timeout, and bodies are capped at [maxBodyBytes].
+ * timeout, and at most [maxBodyBytes] + 1 bytes of a body are read (the core refuses a body over
+ * its 1 MiB limit as `invalid_response`).
  *
  * Note: the JDK's `HttpURLConnection` may resend a POST once on its own when a kept-alive
  * connection turns out to be closed (system property `sun.net.http.retryPost`, default true).
@@ -25,7 +26,7 @@ class HttpUrlConnectionTransport(
     private val connectTimeoutMs: Int = 10_000,
     /** How long to wait for the answer once connected, in ms. */
     private val readTimeoutMs: Int = 10_000,
-    /** The most of a body read; GoTrue's answers are a few KB. */
+    /** The most of a body kept (one byte more is read, to show it was larger); GoTrue's answers are a few KB. */
     private val maxBodyBytes: Int = 1 shl 20,
 ) : HttpTransport {
     override fun send(request: HttpRequest): HttpResponse {
@@ -83,13 +84,16 @@ class HttpUrlConnectionTransport(
             conn.errorStream
         }
 
+    // At most one byte past the cap is read and handed on: the core then refuses the body as too
+    // large (`invalid_response`, with its limit), as it does whatever the transport. A transport
+    // failure instead would be retried, and differ from the other platforms.
     private fun readCapped(input: InputStream): ByteArray {
         val out = ByteArrayOutputStream()
         val buf = ByteArray(8192)
-        while (true) {
-            val n = input.read(buf)
+        val most = maxBodyBytes.toLong() + 1
+        while (out.size() < most) {
+            val n = input.read(buf, 0, minOf(buf.size.toLong(), most - out.size()).toInt())
             if (n < 0) break
-            if (out.size() + n > maxBodyBytes) throw TransportException.Failed("answer larger than $maxBodyBytes bytes")
             out.write(buf, 0, n)
         }
         return out.toByteArray()

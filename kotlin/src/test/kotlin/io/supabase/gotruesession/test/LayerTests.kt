@@ -91,6 +91,25 @@ fun registerLayerTests(t: TestRun) {
         }
     }
 
+    t.test("HttpUrlConnectionTransport: a body over the cap is cut one byte past it, for the core to refuse") {
+        withServer { server ->
+            server.inject("user", mapOf("kind" to "raw", "status" to 200, "body" to "x".repeat(4_096)))
+            val req =
+                HttpRequest(
+                    id = 1u,
+                    method = HttpMethod.GET,
+                    url = "${server.url}/user",
+                    path = "/user",
+                    query = listOf(),
+                    headers = listOf(NameValue("apikey", server.anonKey)),
+                    body = null,
+                )
+            val resp = HttpUrlConnectionTransport(maxBodyBytes = 1_024).send(req)
+            assertEquals(200, resp.status.toInt())
+            assertEquals(1_025, resp.body.size)
+        }
+    }
+
     t.test("HttpUrlConnectionTransport: no answer is a TransportException, with no query in it") {
         val port = ServerSocket(0).use { it.localPort } // closed again: nothing listens there
         val transport = HttpUrlConnectionTransport(connectTimeoutMs = 2_000, readTimeoutMs = 2_000)
