@@ -590,6 +590,28 @@ fn regression_k7_a_set_session_deferred_behind_initialize_brings_back_a_rejected
     ok(run_case(&setup, &actions));
 }
 
+/// K8 (fixed; found by the `machine` fuzz target, fuzz/regressions/machine). A stored session S1
+/// is due; initialize refreshes it. The app calls set_session with S1's tokens (it waits), the
+/// refresh rotates S1 to S3 of the same server session, and the app calls set_session with S3's
+/// tokens. S1's set_session commits (SIGNED_IN), its refresh is rejected and it is removed; then
+/// S3's set_session, called before that removal, committed S3, a rotation of the server session
+/// just declared dead. The first fix of K7 compared refresh tokens only, and S1's set_session had
+/// started a new lineage; the server session (`session_id`) now counts too.
+#[test]
+fn regression_k8_a_set_session_of_a_rejected_server_session_is_discarded() {
+    let setup = Setup { verify_cooldown_ms: 3_000, ..setup(Stored::Due) };
+    let actions = [
+        Action::Cmd(Cmd::SetSession(SetKind::CurrentValid)),
+        Action::Answer { pick: 55_019, ans: Ans::Ok },
+        Action::Cmd(Cmd::SetSession(SetKind::CurrentValid)),
+        Action::Advance(104_621),
+        Action::Answer { pick: 22_438, ans: Ans::Ok },
+        Action::Answer { pick: 6_821, ans: Ans::BadJwt { expired: true } },
+        Action::Answer { pick: 0, ans: Ans::Ok },
+    ];
+    ok(run_case(&setup, &actions));
+}
+
 #[test]
 #[ignore = "a report, not a check: cargo test -p gotrue-session --test simulation coverage -- --ignored --nocapture"]
 fn coverage_report() {

@@ -364,9 +364,9 @@ impl SessionMachine {
 
     /// Removes the session, once: persist the removal, then SIGNED_OUT with its reason.
     fn remove_session(&mut self, reason: RemovalReason, error: Option<AuthError>) {
-        let Some(_) = self.session.take() else { return };
+        let Some(removed) = self.session.take() else { return };
         self.epoch += 1;
-        self.removals.session_removed(reason);
+        self.removals.session_removed(reason, &removed);
         self.doomed = None;
         self.cooldown = None;
         self.persist_removal();

@@ -500,7 +500,7 @@ impl SessionMachine {
             return self.complete(op, Err(AuthError::new(ErrorKind::InvalidInput, e.to_string())));
         }
         // A call that waited for initialize, whose tokens (or a sign-out) were removed meanwhile.
-        if !self.removals.allow(called, &[&refresh_token]) {
+        if !self.removals.allow(called, &refresh_token, &access_token) {
             return self.complete(op, Err(signed_out_meanwhile()));
         }
         if self.server_now(now) >= exp.saturating_mul(1000) {
@@ -518,7 +518,7 @@ impl SessionMachine {
     /// Stores and announces set_session's session, unless the user signed out (or the session
     /// was removed) since set_session began: a late answer never undoes a sign-out.
     fn commit_set_session(&mut self, op: OpId, s: Session, called: Mark) {
-        if !self.removals.allow(called, &[&s.refresh_token]) {
+        if !self.removals.allow(called, &s.refresh_token, &s.access_token) {
             return self.complete(op, Err(signed_out_meanwhile()));
         }
         self.replace_session(s.clone(), Some(EventKind::SignedIn));

@@ -221,11 +221,13 @@ impl SessionMachine {
         match (stored, &self.session) {
             (None, None) => false,
             (None, Some(_)) => {
-                self.session = None;
+                let removed = self.session.take();
                 self.store.known_raw = None;
                 self.epoch += 1;
                 let reason = RemovalReason::RemovedElsewhere;
-                self.removals.session_removed(reason);
+                if let Some(removed) = &removed {
+                    self.removals.session_removed(reason, removed);
+                }
                 self.doomed = None;
                 self.cooldown = None;
                 self.diagnose(
