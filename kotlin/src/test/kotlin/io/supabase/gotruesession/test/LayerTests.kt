@@ -25,6 +25,21 @@ private fun <T> withTempDir(body: (File) -> T): T {
     }
 }
 
+/** `GET /user` on [server], with the anon key and these headers besides. */
+private fun userRequest(
+    server: FakeServer,
+    vararg headers: NameValue,
+): HttpRequest =
+    HttpRequest(
+        id = 1u,
+        method = HttpMethod.GET,
+        url = "${server.url}/user",
+        path = "/user",
+        query = listOf(),
+        headers = listOf(NameValue("apikey", server.anonKey)) + headers,
+        body = null,
+    )
+
 fun registerLayerTests(t: TestRun) {
     t.test("FileSessionStorage: absent is null; set, overwrite, get, remove (twice)") {
         withTempDir { dir ->
@@ -72,16 +87,7 @@ fun registerLayerTests(t: TestRun) {
     t.test("HttpUrlConnectionTransport: error statuses are answers, with body and headers") {
         withServer { server ->
             val transport = HttpUrlConnectionTransport()
-            val req =
-                HttpRequest(
-                    id = 1u,
-                    method = HttpMethod.GET,
-                    url = "${server.url}/user",
-                    path = "/user",
-                    query = listOf(),
-                    headers = listOf(NameValue("apikey", server.anonKey), NameValue("X-Supabase-Api-Version", "2024-01-01")),
-                    body = null,
-                )
+            val req = userRequest(server, NameValue("X-Supabase-Api-Version", "2024-01-01"))
             val resp = transport.send(req)
             assertEquals(401, resp.status.toInt())
             assertTrue(resp.body.decodeToString().contains("no_authorization"), resp.body.decodeToString())
@@ -94,17 +100,7 @@ fun registerLayerTests(t: TestRun) {
     t.test("HttpUrlConnectionTransport: a body over the cap is cut one byte past it, for the core to refuse") {
         withServer { server ->
             server.inject("user", mapOf("kind" to "raw", "status" to 200, "body" to "x".repeat(4_096)))
-            val req =
-                HttpRequest(
-                    id = 1u,
-                    method = HttpMethod.GET,
-                    url = "${server.url}/user",
-                    path = "/user",
-                    query = listOf(),
-                    headers = listOf(NameValue("apikey", server.anonKey)),
-                    body = null,
-                )
-            val resp = HttpUrlConnectionTransport(maxBodyBytes = 1_024).send(req)
+            val resp = HttpUrlConnectionTransport(maxBodyBytes = 1_024).send(userRequest(server))
             assertEquals(200, resp.status.toInt())
             assertEquals(1_025, resp.body.size)
         }
