@@ -1034,8 +1034,8 @@ sc("set-session-waiting-for-init-own-tokens-rejected-discarded",
                                      "GET /user": [user_ok()]}, options=AUTO)
 
 sc("set-session-waiting-for-init-other-tokens-go-on",
-   "set_session with other tokens, called while initialize refreshes an expired stored session, goes on when that refresh is rejected: a verdict about the stored session is none about the given tokens.",
-   [INIT, set_session("t", H1), adv(2000), STOP_AUTO],
+   "set_session with the tokens of another server session, called while initialize refreshes an expired stored session, goes on when that refresh is rejected: a verdict about the stored session is none about the given tokens.",
+   [INIT, call("set_session", access_token=jwt("t", H1, sid="sess-2"), refresh_token="rt-t"), adv(2000), STOP_AUTO],
    {"events": ["SIGNED_OUT", "INITIAL_SESSION", "SIGNED_IN"], "requests": [REFRESH, USER],
     "results": {"0": "ok", "1": "ok:t"}, "storage": {KEY: "t"}},
    storage=st("a", EXPIRED), server={"POST /token": [err(400, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found", delay=1000)],
