@@ -182,7 +182,7 @@ pub fn classify_response(resp: &HttpResponse, now_ms: u64) -> Failure {
     // An answer over the limits is not read further.
     let body = if over.is_some() { None } else { ErrorBody::parse(&resp.body) };
     let code = body.as_ref().and_then(|b| error_code(resp, b));
-    let rule = TABLE.iter().find(|r| rule_applies(r.when, resp, body.as_ref(), code.as_deref()));
+    let rule = TABLE.iter().find(|r| rule_applies(r.when, resp, over.is_some(), body.as_ref(), code.as_deref()));
     let class = rule.map_or(Class::Api, |r| r.class);
     let message = match (&over, &body) {
         (Some(limit), _) => format!("the server's answer (HTTP {}) was not read: {limit}", resp.status),
@@ -203,10 +203,11 @@ pub fn classify_response(resp: &HttpResponse, now_ms: u64) -> Failure {
     Failure { class, error: AuthError { kind, status: Some(resp.status), code, message, retry_after_ms } }
 }
 
-fn rule_applies(when: When, resp: &HttpResponse, body: Option<&ErrorBody>, code: Option<&str>) -> bool {
+/// Whether a row applies to `resp`, whose headers were found `over` the limits or not.
+fn rule_applies(when: When, resp: &HttpResponse, over: bool, body: Option<&ErrorBody>, code: Option<&str>) -> bool {
     match when {
         When::TransportFailure => false,
-        When::OverLimits => over_limits(resp),
+        When::OverLimits => over,
         When::Status(list) => list.contains(&resp.status),
         When::StatusRange(lo, hi) => (lo..=hi).contains(&resp.status),
         When::NotGoTrueError => body.is_none(),

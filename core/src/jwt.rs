@@ -35,6 +35,11 @@ pub enum JwtError {
     TooLong(#[from] crate::limits::LimitError),
 }
 
+/// The server session an access token belongs to (its `session_id` claim), when it says.
+pub(crate) fn session_id_of(access_token: &str) -> Option<String> {
+    decode_claims(access_token).ok().and_then(|c| c.session_id)
+}
+
 /// Decodes the payload of `token` without checking the signature.
 pub fn decode_claims(token: &str) -> Result<Claims, JwtError> {
     crate::limits::check_token("the JWT", token)?;

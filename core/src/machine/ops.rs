@@ -574,7 +574,9 @@ impl SessionMachine {
     pub(super) fn on_answer(&mut self, now: u64, id: RequestId, answer: Result<HttpResponse, TransportFailure>) {
         let Some(at) = self.requests.iter().position(|(rid, _)| *rid == id) else { return };
         let (_, pending) = self.requests.swap_remove(at);
-        if let Some(resp) = answer.as_ref().ok().filter(|r| !crate::classify::over_limits(r)) {
+        // An answer over the header limits is not read, its diagnostic headers included.
+        let over_limits = answer.as_ref().is_ok_and(crate::classify::over_limits);
+        if let Some(resp) = answer.as_ref().ok().filter(|_| !over_limits) {
             let server_headers = crate::classify::diagnostic_headers(resp);
             if !server_headers.is_empty() {
                 self.out.push_back(Output::Diagnostic(crate::api::Diagnostic {
@@ -588,7 +590,7 @@ impl SessionMachine {
         }
         // One classification for every request; success bodies are parsed per endpoint.
         let answer: Result<HttpResponse, Failure> = match answer {
-            Ok(resp) if resp.is_success() && !crate::classify::over_limits(&resp) => Ok(resp),
+            Ok(resp) if resp.is_success() && !over_limits => Ok(resp),
             Ok(resp) => Err(classify_response(&resp, now)),
             Err(t) => Err(classify_transport(&t)),
         };

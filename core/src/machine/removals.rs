@@ -11,7 +11,7 @@
 //! failures judge the given tokens, never an unrelated stored session.
 
 use crate::api::RemovalReason;
-use crate::jwt;
+use crate::jwt::session_id_of;
 use crate::wire::Session;
 use std::collections::VecDeque;
 
@@ -95,10 +95,6 @@ impl Removals {
             !r.sign_out && !same_server_session && !r.tokens.iter().any(|t| t == refresh_token)
         })
     }
-}
-
-fn session_id_of(access_token: &str) -> Option<String> {
-    jwt::decode_claims(access_token).ok().and_then(|c| c.session_id)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use crate::classify::Suspicion;
 use crate::config::SessionNotFoundPolicy;
-use crate::jwt;
+use crate::jwt::session_id_of;
 
 /// The last verify refresh that succeeded: when (machine time, ms) and which server session (the
 /// access token's `session_id` claim) it proved alive. The verify cooldown runs from it.
@@ -32,10 +32,6 @@ impl Verified {
         // as TOKEN_REFRESHED when the user is the same) was never verified.
         within && self.session_id == session_id_of(access_token)
     }
-}
-
-fn session_id_of(access_token: &str) -> Option<String> {
-    jwt::decode_claims(access_token).ok().and_then(|c| c.session_id)
 }
 
 /// Which `/user` request of a `get_user` answered.

@@ -107,9 +107,7 @@ impl<'de> Deserialize<'de> for Session {
     /// Read as strictly as stored values are (see `storage::parse_stored_session`).
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Session, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
-        JsonLimits::STORED_SESSION.check(raw.get().as_bytes()).map_err(serde::de::Error::custom)?;
-        let object = read_object(raw.get()).map_err(serde::de::Error::custom)?;
-        session_from_object(object, None).map_err(serde::de::Error::custom)
+        crate::storage::parse_stored_session(raw.get()).map_err(serde::de::Error::custom)
     }
 }
 

@@ -384,7 +384,7 @@ mod tests {
     }
 
     proptest! {
-        // A fixed seed: every run is the same run (PROPTEST_RNG_SEED still picks another).
+        // A fixed seed: every run is the same run.
         #![proptest_config(ProptestConfig {
             cases: 2000,
             rng_seed: proptest::test_runner::RngSeed::Fixed(20_261_206),
